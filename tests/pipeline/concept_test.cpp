@@ -9,19 +9,19 @@ namespace {
 struct no_tag {
   using requires_facts = edgepipe::facts<>;
   using provides_fact = sample::fresh;
-  static constexpr std::string_view name = "no_tag";
+  [[maybe_unused]] static constexpr std::string_view name = "no_tag";
 };
 struct const_fact {
   using stage_concept = edgepipe::stage_tag;
   using requires_facts = edgepipe::facts<>;
   using provides_fact = sample::fresh const;
-  static constexpr std::string_view name = "const_fact";
+  [[maybe_unused]] static constexpr std::string_view name = "const_fact";
 };
 struct list_is_not_facts {
   using stage_concept = edgepipe::stage_tag;
   using requires_facts = sample::session;
   using provides_fact = sample::fresh;
-  static constexpr std::string_view name = "list_is_not_facts";
+  [[maybe_unused]] static constexpr std::string_view name = "list_is_not_facts";
 };
 struct nameless {
   using stage_concept = edgepipe::stage_tag;
