@@ -75,6 +75,15 @@ class status {
   [[nodiscard]] constexpr std::string_view detail() const noexcept { return detail_; }
   [[nodiscard]] constexpr bool ok() const noexcept { return code_ == edgepipe::code::ok; }
 
+  // A hint that the client may retry after this many milliseconds (rate limits, load
+  // shedding); sent as `grpc-retry-pushback-ms` / `retry-after-ms`. Negative: no hint.
+  [[nodiscard]] constexpr std::int64_t retry_after_ms() const noexcept { return retry_after_ms_; }
+  [[nodiscard]] constexpr status with_retry_after(std::int64_t ms) const noexcept {
+    status copy = *this;
+    copy.retry_after_ms_ = ms < 0 ? 0 : ms;
+    return copy;
+  }
+
   // The wire message: "reason" or "reason: detail".
   template <class String>
   void append_message(String& out) const {
@@ -91,6 +100,7 @@ class status {
   edgepipe::code code_{edgepipe::code::ok};
   std::string_view reason_{};
   std::string_view detail_{};
+  std::int64_t retry_after_ms_{-1};
 };
 
 }  // namespace edgepipe

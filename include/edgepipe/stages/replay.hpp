@@ -1,0 +1,99 @@
+// Stage 6, replay: each (device session, request id) is executed at most once.
+#pragma once
+
+#include <edgepipe/crypto/signing_input.hpp>
+#include <edgepipe/pipeline/facts.hpp>
+#include <edgepipe/pipeline/stage.hpp>
+#include <edgepipe/result.hpp>
+#include <edgepipe/stages/adapter_call.hpp>
+#include <edgepipe/stages/facts.hpp>
+#include <edgepipe/status.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+
+namespace edgepipe::stages {
+
+enum class reservation {
+  reserved,          // first time: go ahead
+  already_reserved,  // seen within the TTL: a replay
+  unavailable,       // the store could not answer (down, timed out, full)
+};
+
+// Atomically reserves a key for ttl_ms: `reserve(key, ttl_ms)` returns a reservation, or an
+// awaitable<reservation> when it does I/O.
+template <class S>
+concept replay_store = requires(S& store, std::string_view key, std::int64_t ttl_ms) {
+  requires std::same_as<adapter_answer_t<decltype(store.reserve(key, ttl_ms))>, reservation>;
+};
+
+inline constexpr std::string_view replay_key_prefix = "edgepipe:replay:";
+// prefix + 128-byte session id + ':' + 64-byte request id
+inline constexpr std::size_t max_replay_key = 16 + 128 + 1 + 64;
+
+// "edgepipe:replay:{device_session_id}:{request_id}"
+template <class Out>
+void append_replay_key(Out& out, std::string_view device_session_id, std::string_view request_id) {
+  out.append(replay_key_prefix);
+  out.append(device_session_id);
+  out.append(":");
+  out.append(request_id);
+}
+
+namespace replay_failures {
+inline constexpr status replayed{code::already_exists, "replayed_request"};
+inline constexpr status unavailable{code::unavailable, "replay_store_unavailable"};
+}  // namespace replay_failures
+
+inline result<replay_reserved> decide_replay(reservation r) noexcept {
+  switch (r) {
+    case reservation::reserved: return replay_reserved{};
+    case reservation::already_reserved: return replay_failures::replayed;
+    case reservation::unavailable: break;
+  }
+  return replay_failures::unavailable;  // fail closed
+}
+
+// Requires envelope and fresh (a stale request is rejected before it can occupy the
+// store); adds replay_reserved. Reserves the key for ttl_ms, which must be at least twice
+// the freshness window so a request cannot outlive its reservation. A replay is
+// already_exists · replayed_request; a store that cannot answer is unavailable ·
+// replay_store_unavailable, and the request is never executed.
+template <replay_store Store>
+struct replay_stage {
+  using stage_concept = stage_tag;
+  using requires_facts = facts<envelope, fresh>;
+  using provides_fact = replay_reserved;
+  static constexpr std::string_view name = "replay";
+
+  Store* store;
+  std::int64_t ttl_ms = 120'000;
+
+  using call_type = decltype(std::declval<Store&>().reserve(std::string_view{}, std::int64_t{}));
+
+  result<replay_reserved> operator()(auto const& ctx) const noexcept
+    requires(!is_asio_awaitable<call_type>)
+  {
+    auto const& e = get<envelope>(ctx);
+    crypto::fixed_buffer<max_replay_key> key;
+    append_replay_key(key, e.device_session_id, e.request_id);
+    if (key.overflow()) return replay_failures::unavailable;
+    return decide_replay(store->reserve(key.view(), ttl_ms));
+  }
+
+  template <class Context>
+  boost::asio::awaitable<result<replay_reserved>> operator()(Context ctx) const
+    requires is_asio_awaitable<call_type>
+  {
+    auto const& e = get<envelope>(ctx);
+    crypto::fixed_buffer<max_replay_key> key;
+    append_replay_key(key, e.device_session_id, e.request_id);
+    if (key.overflow()) co_return replay_failures::unavailable;
+    co_return decide_replay(co_await store->reserve(key.view(), ttl_ms));
+  }
+};
+
+}  // namespace edgepipe::stages
