@@ -1,0 +1,99 @@
+// The contract's chain with every adapter synchronous and deterministic: a fixed device
+// key and session, a fixed clock, the in-process replay store and a counting handler.
+// Shared by the chain fuzzer and the tool that writes its seed corpus.
+#pragma once
+
+#include <edgepipe/clock.hpp>
+#include <edgepipe/crypto/sha256.hpp>
+#include <edgepipe/crypto/signer.hpp>
+#include <edgepipe/pipeline/chain.hpp>
+#include <edgepipe/stages/envelope.hpp>
+#include <edgepipe/stages/freshness.hpp>
+#include <edgepipe/stages/payload_hash.hpp>
+#include <edgepipe/stages/rate_limit.hpp>
+#include <edgepipe/stages/replay.hpp>
+#include <edgepipe/stages/response_signer.hpp>
+#include <edgepipe/stages/routing.hpp>
+#include <edgepipe/stages/session.hpp>
+#include <edgepipe/stages/signature.hpp>
+#include <edgepipe/stores/memory_replay_store.hpp>
+
+#include "gateway.pb.h"
+
+#include <string>
+
+namespace fuzz_gateway {
+
+namespace st = edgepipe::stages;
+using request = edgepipe::gateway::v1::SignedRequest;
+
+inline std::string const device_seed(32, '\x11');
+inline std::string const gateway_seed(32, '\x22');
+inline constexpr std::int64_t now_ms = 1'700'000'000'000;
+
+struct fixed_sessions {
+  std::string public_key_b64;
+  st::session_answer find(std::string_view id) const {
+    if (id == "dev-1") return {st::session_answer::outcome::found, "dev-1", "user-1", "active", public_key_b64};
+    if (id == "dev-revoked") return {st::session_answer::outcome::found, "dev-revoked", "user-1", "revoked", public_key_b64};
+    if (id == "dev-down") return {st::session_answer::outcome::unreachable, {}, {}, {}, {}};
+    return {st::session_answer::outcome::not_found, {}, {}, {}, {}};
+  }
+};
+
+struct counting_handler {
+  int calls = 0;
+  edgepipe::result<st::response> execute(st::command const& c) {
+    ++calls;
+    st::response r;
+    r.result_code = "ok";
+    r.payload = std::string(c.payload);
+    return r;
+  }
+};
+
+struct world {
+  edgepipe::manual_clock clock{now_ms};
+  edgepipe::crypto::ed25519_signer device_key = edgepipe::crypto::ed25519_signer::from_seed(device_seed, "device");
+  edgepipe::crypto::ed25519_signer gateway_key = edgepipe::crypto::ed25519_signer::from_seed(gateway_seed, "k1");
+  fixed_sessions sessions{edgepipe::crypto::to_base64(edgepipe::crypto::as_bytes(device_key.public_key()))};
+  edgepipe::stores::memory_replay_store<edgepipe::manual_clock> replay{clock, 1024};
+  st::session_and_user_limiter limiter{{1000, 1000}, {1000, 1000}, 1024};
+  counting_handler backend;
+  st::route_table<counting_handler> routes;
+
+  world() { routes.add("user", backend); }
+
+  auto chain() {
+    return edgepipe::make_chain<st::received<request>>(
+        st::envelope_stage<request>{}, st::session_stage<fixed_sessions>{&sessions}, st::payload_hash_stage{},
+        st::signature_stage{}, st::freshness_stage<edgepipe::manual_clock>{&clock, 60'000},
+        st::replay_stage<edgepipe::stores::memory_replay_store<edgepipe::manual_clock>>{&replay, 120'000},
+        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
+        st::response_signer_stage<edgepipe::manual_clock>{&gateway_key, &clock},
+        st::routing_stage<counting_handler>{&routes});
+  }
+
+  // A request that passes every stage.
+  request valid(std::string request_id = "req-0123456789abcdef") const {
+    request r;
+    r.set_protocol_version(1);
+    r.set_device_session_id("dev-1");
+    r.set_message_type("user.echo");
+    r.set_payload("{\"text\":\"hello\"}");
+    edgepipe::crypto::sha256_digest d;
+    edgepipe::crypto::sha256(r.payload(), d);
+    r.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(d)});
+    r.set_timestamp_ms(now_ms);
+    r.set_request_id(std::move(request_id));
+    sign(r);
+    return r;
+  }
+
+  void sign(request& r) const {
+    r.set_signature(std::string{edgepipe::crypto::as_bytes(device_key.sign_fields(edgepipe::crypto::request_signing_fields{
+        r.device_session_id(), r.message_type(), r.request_id(), r.timestamp_ms(), r.payload_sha256()}))});
+  }
+};
+
+}  // namespace fuzz_gateway
