@@ -1,0 +1,228 @@
+// An HTTP/1.1 server connection: Connect (unary and streaming) and gRPC-Web, half duplex.
+//
+// Beast parses each request, with the header limits of the contract (16 KiB; more than
+// 100 fields is 431). The body is read whole (bounded), then the handler runs while this
+// connection writes its response: with Content-Length when it is complete before the
+// first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive.
+#pragma once
+
+#include <edgepipe/protocol/metadata.hpp>
+#include <edgepipe/transport/detail/call.hpp>
+#include <edgepipe/transport/detail/dispatch.hpp>
+#include <edgepipe/transport/detail/signal.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cctype>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace edgepipe::transport::detail {
+
+class http1_connection : public std::enable_shared_from_this<http1_connection> {
+ public:
+  http1_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<server_state const> server)
+      : stream_{std::move(socket)}, server_{std::move(server)} {
+    boost::system::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  boost::asio::awaitable<void> run(std::string already_read) {
+    auto self = shared_from_this();
+    namespace http = boost::beast::http;
+    auto const& o = server_->options;
+    auto initial = buffer_.prepare(already_read.size());
+    boost::asio::buffer_copy(initial, boost::asio::buffer(already_read));
+    buffer_.commit(already_read.size());
+
+    while (!closing_) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(o.max_header_list_bytes));
+      parser.body_limit(o.http1_max_body_bytes);
+      stream_.expires_after(o.header_timeout);
+      auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser,
+                                                     boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec == http::error::header_limit) {
+        co_await write_immediate({431, {}, {}, true});
+        co_return;
+      }
+      if (ec) co_return;
+      std::size_t fields = 0;
+      for (auto const& f : parser.get()) {
+        (void)f;
+        ++fields;
+      }
+      if (fields > o.max_header_fields) {
+        co_await write_immediate({431, {}, {}, true});
+        co_return;
+      }
+
+      if (!parser.is_done()) {
+        stream_.expires_after(o.stream_idle_timeout);
+        auto [body_ec, m] = co_await http::async_read(stream_, buffer_, parser,
+                                                     boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (body_ec == http::error::body_limit) {
+          co_await write_immediate({413, {}, {}, true});
+          co_return;
+        }
+        if (body_ec) co_return;
+      }
+      stream_.expires_never();
+      auto& req = parser.get();
+      bool const keep_alive = req.keep_alive();
+
+      request_head head;
+      head.method = std::string{req.method_string()};
+      head.target = std::string{req.target()};
+      head.peer = peer_;
+      head.http1 = true;
+      for (auto const& f : req) {
+        std::string name{f.name_string()};
+        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        head.headers.emplace_back(std::move(name), std::string{f.value()});
+      }
+
+      auto d = dispatch(*server_, std::move(head), stream_.get_executor());
+      if (auto* now = std::get_if<immediate_response>(&d)) {
+        closing_ = now->close_connection || !keep_alive;
+        if (!co_await write_immediate(std::move(*now))) co_return;
+        continue;
+      }
+      auto [rpc, proc] = std::get<1>(d);
+      exchange ex{stream_.get_executor()};
+      rpc->attach(&ex);
+      if (status s = rpc->feed_body(req.body()); s.ok()) rpc->end_body();
+      else rpc->finish(s);
+      if (proc != nullptr) spawn_handler(stream_.get_executor(), rpc, *proc);
+      bool const ok = co_await write_response(ex, *rpc);
+      rpc->detach();
+      if (!ok) {
+        rpc->peer_gone();
+        co_return;
+      }
+      closing_ = !keep_alive;
+    }
+  }
+
+  // Graceful shutdown: finish the response in progress, then close.
+  void shutdown() { closing_ = true; }
+
+ private:
+  // The response side of one request, filled by the call.
+  struct exchange final : sink {
+    explicit exchange(boost::asio::any_io_executor ex) : wake{std::move(ex)} {}
+    int status = 0;
+    protocol::metadata headers;
+    bool started = false, no_body = false, ended = false;
+    std::string body;
+    signal wake;
+
+    void start_response(int s, protocol::metadata h, bool end_stream) override {
+      status = s;
+      headers = std::move(h);
+      started = true;
+      no_body = end_stream;
+      if (end_stream) ended = true;
+      wake.notify();
+    }
+    void append_body(std::string_view bytes) override {
+      body.append(bytes);
+      wake.notify();
+    }
+    void end_response(protocol::metadata const*) override {  // no HTTP/1.1 trailers in our protocols
+      ended = true;
+      wake.notify();
+    }
+    [[nodiscard]] std::size_t queued() const override { return body.size(); }
+    void consumed(std::size_t) override {}
+  };
+
+  static void append_head(std::string& out, int status, protocol::metadata const& headers) {
+    auto const reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
+    out += "HTTP/1.1 " + std::to_string(status) + " ";
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    for (auto const& [k, v] : headers) {
+      out += k;
+      out += ": ";
+      out += v;
+      out += "\r\n";
+    }
+  }
+
+  boost::asio::awaitable<bool> write_all(std::string const& bytes) {
+    stream_.expires_after(server_->options.write_stall_timeout);
+    auto [ec, n] = co_await boost::asio::async_write(stream_, boost::asio::buffer(bytes),
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+    stream_.expires_never();
+    co_return !ec;
+  }
+
+  boost::asio::awaitable<bool> write_immediate(immediate_response r) {
+    std::string out;
+    if (r.close_connection) r.headers.emplace_back("connection", "close");
+    r.headers.emplace_back("content-length", std::to_string(r.body.size()));
+    append_head(out, r.status, r.headers);
+    out += "\r\n";
+    out += r.body;
+    co_return co_await write_all(out);
+  }
+
+  // Streams what the call produces to the socket; false if the peer is gone.
+  boost::asio::awaitable<bool> write_response(exchange& ex, call& rpc) {
+    while (!ex.started) co_await ex.wake.wait();
+    std::string out;
+    bool const whole = ex.ended;  // everything known up front: Content-Length
+    protocol::metadata headers = std::move(ex.headers);
+    if (closing_) headers.emplace_back("connection", "close");
+    if (whole) headers.emplace_back("content-length", std::to_string(ex.body.size()));
+    else headers.emplace_back("transfer-encoding", "chunked");
+    append_head(out, ex.status, headers);
+    out += "\r\n";
+    if (whole) {
+      out += ex.body;
+      co_return co_await write_all(out);
+    }
+    for (;;) {
+      if (!ex.body.empty()) {
+        char size[20];
+        int const len = std::snprintf(size, sizeof size, "%zx\r\n", ex.body.size());
+        out.append(size, static_cast<std::size_t>(len));
+        out += ex.body;
+        out += "\r\n";
+        ex.body.clear();
+        rpc.on_drained();
+      }
+      if (ex.ended) out += "0\r\n\r\n";
+      if (!out.empty()) {
+        if (!co_await write_all(out)) co_return false;
+        out.clear();
+      }
+      if (ex.ended) co_return true;
+      co_await ex.wake.wait();
+    }
+  }
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::shared_ptr<server_state const> server_;
+  std::string peer_;
+  bool closing_ = false;
+};
+
+}  // namespace edgepipe::transport::detail

@@ -1,0 +1,141 @@
+// One listener serving Connect, gRPC and gRPC-Web: h2c with prior knowledge and HTTP/1.1
+// on the same port, told apart by the first bytes (the HTTP/2 client preface).
+//
+//   edgepipe::transport::router routes;            // register procedures
+//   edgepipe::transport::server srv{io.get_executor(), routes, options};
+//   srv.listen({boost::asio::ip::make_address("127.0.0.1"), 8081});
+//   srv.start();  io.run();
+//
+// Threading: a server and its connections live on one executor; run several servers
+// (one per io_context and thread) on the same port with SO_REUSEPORT to use more cores.
+#pragma once
+
+#include <edgepipe/transport/detail/dispatch.hpp>
+#include <edgepipe/transport/detail/http1_connection.hpp>
+#include <edgepipe/transport/detail/http2_connection.hpp>
+#include <edgepipe/transport/router.hpp>
+#include <edgepipe/transport/server_options.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace edgepipe::transport {
+
+inline constexpr std::string_view http2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+class server {
+ public:
+  server(boost::asio::any_io_executor ex, router const& routes, server_options options = {})
+      : executor_{ex},
+        acceptor_{ex},
+        state_{std::make_shared<detail::server_state>(detail::server_state{&routes, std::move(options), false})} {}
+
+  // Binds; throws on failure (start-up).
+  void listen(boost::asio::ip::tcp::endpoint const& endpoint, bool reuse_port = false) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+    if (reuse_port) {
+      int one = 1;
+      ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
+    acceptor_.bind(endpoint);
+    acceptor_.listen(boost::asio::socket_base::max_listen_connections);
+  }
+
+  [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+
+  void start() { boost::asio::co_spawn(executor_, accept_loop(), boost::asio::detached); }
+
+  // Stops accepting, sends GOAWAY, lets calls in flight finish until `drain_timeout`,
+  // then ends what remains with unavailable and closes. Completes when all is closed.
+  boost::asio::awaitable<void> shutdown() {
+    state_->draining = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    for (auto& c : connections_) std::visit([](auto& weak) { if (auto p = weak.lock()) p->shutdown(); }, c);
+    auto const deadline = std::chrono::steady_clock::now() + state_->options.drain_timeout;
+    boost::asio::steady_timer timer{executor_};
+    while (live_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds{20});
+      (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    for (auto& c : connections_)
+      if (auto* h2 = std::get_if<std::weak_ptr<detail::http2_connection>>(&c))
+        if (auto p = h2->lock()) p->abort_calls(detail::call_errors::draining);
+  }
+
+  [[nodiscard]] server_options const& options() const noexcept { return state_->options; }
+
+ private:
+  std::size_t live_connections() {
+    connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
+    std::size_t busy = 0;
+    for (auto& c : connections_)
+      if (auto* h2 = std::get_if<std::weak_ptr<detail::http2_connection>>(&c)) {
+        if (auto p = h2->lock(); p && !p->idle()) ++busy;
+      } else {
+        ++busy;  // an HTTP/1.1 connection closes itself after its response
+      }
+    return busy;
+  }
+
+  boost::asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) continue;  // EMFILE and friends: keep serving the others
+      socket.set_option(boost::asio::ip::tcp::no_delay(true));
+      if (++accepted_ % 256 == 0)  // keep the registry as small as the live connections
+        connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
+      boost::asio::co_spawn(executor_, serve(std::move(socket)), boost::asio::detached);
+    }
+  }
+
+  // Reads until the bytes either are the HTTP/2 preface or cannot be.
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket) {
+    std::string head;
+    char buf[64];
+    boost::asio::steady_timer timeout{executor_, state_->options.header_timeout};
+    timeout.async_wait([&socket](boost::system::error_code ec) {
+      if (!ec) socket.close();
+    });
+    while (head.size() < http2_preface.size() && http2_preface.starts_with(head)) {
+      auto [ec, n] = co_await socket.async_read_some(boost::asio::buffer(buf, http2_preface.size() - head.size()),
+                                                     boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) co_return;
+      head.append(buf, n);
+    }
+    timeout.cancel();
+    if (head == http2_preface) {
+      auto c = std::make_shared<detail::http2_connection>(std::move(socket), state_);
+      connections_.emplace_back(std::weak_ptr<detail::http2_connection>{c});
+      co_await c->run(std::move(head));
+    } else {
+      auto c = std::make_shared<detail::http1_connection>(std::move(socket), state_);
+      connections_.emplace_back(std::weak_ptr<detail::http1_connection>{c});
+      co_await c->run(std::move(head));
+    }
+  }
+
+  boost::asio::any_io_executor executor_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<detail::server_state> state_;
+  std::size_t accepted_ = 0;
+  std::list<std::variant<std::weak_ptr<detail::http2_connection>, std::weak_ptr<detail::http1_connection>>> connections_;
+};
+
+}  // namespace edgepipe::transport
