@@ -107,7 +107,7 @@ void register_test_service(edgepipe::transport::router& r) {
       [](tv1::EchoRequest const& req, call_context& ctx) -> asio::awaitable<result<tv1::EchoResponse>> {
         tv1::EchoResponse resp;
         resp.set_text(req.text());
-        resp.set_blob(std::string{ctx.http1() ? "http/1.1" : "h2"});
+        resp.set_blob(std::string{ctx.http_method()} + (ctx.http1() ? " http/1.1" : " h2"));
         co_return resp;
       },
       {.idempotent = true});

@@ -68,7 +68,12 @@ class base64_decoder {
   bool feed(std::string_view in, std::string& out) {
     for (char ch : in) {
       if (ch == '=') {
-        if (count_ == 0 || count_ == 1) return false;  // padding cannot start a group
+        if (padding_ > 0 && padding_ < 2) {  // the second '=' of "=="
+          ++padding_;
+          continue;
+        }
+        if (count_ < 2) return false;  // padding cannot start a group or follow one character
+        padding_ = count_ == 2 ? 1 : 2;  // "xx==" takes two, "xxx=" one
         flush(out);
         continue;
       }
@@ -77,6 +82,7 @@ class base64_decoder {
         if (ch == '\r' || ch == '\n') continue;
         return false;
       }
+      padding_ = 0;
       group_[count_++] = static_cast<std::uint8_t>(v);
       if (count_ == 4) flush(out);
     }
@@ -107,6 +113,7 @@ class base64_decoder {
 
   std::array<std::uint8_t, 4> group_{};
   std::size_t count_ = 0;
+  int padding_ = 0;  // '=' seen since the last group: 0, 1 or 2 (then full)
 };
 
 }  // namespace edgepipe::protocol

@@ -27,6 +27,7 @@ class call_context {
   [[nodiscard]] protocol::metadata const& request_headers() const noexcept { return call_->info().headers; }
   [[nodiscard]] std::string_view peer() const noexcept { return call_->info().peer; }
   [[nodiscard]] std::string_view procedure() const noexcept { return call_->info().path; }
+  [[nodiscard]] std::string_view http_method() const noexcept { return call_->info().method; }
   [[nodiscard]] protocol::rpc_protocol protocol() const noexcept { return call_->info().type.protocol; }
   [[nodiscard]] bool http1() const noexcept { return call_->info().http1; }
   [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept {

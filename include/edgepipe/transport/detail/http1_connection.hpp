@@ -58,7 +58,7 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
       auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser,
                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
       if (ec == http::error::header_limit) {
-        co_await write_immediate({431, {}, {}, true});
+        co_await refuse(431);
         co_return;
       }
       if (ec) co_return;
@@ -68,7 +68,7 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
         ++fields;
       }
       if (fields > o.max_header_fields) {
-        co_await write_immediate({431, {}, {}, true});
+        co_await refuse(431);
         co_return;
       }
 
@@ -77,7 +77,7 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
         auto [body_ec, m] = co_await http::async_read(stream_, buffer_, parser,
                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
         if (body_ec == http::error::body_limit) {
-          co_await write_immediate({413, {}, {}, true});
+          co_await refuse(413);
           co_return;
         }
         if (body_ec) co_return;
@@ -173,9 +173,19 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
     co_return !ec;
   }
 
+  // An answer, then the connection closes. (A named response, not a braced temporary in
+  // the co_await: g++ 12 destroys such temporaries twice.)
+  boost::asio::awaitable<bool> refuse(int status) {
+    immediate_response r;
+    r.status = status;
+    r.close_connection = true;
+    co_return co_await write_immediate(std::move(r));
+  }
+
   boost::asio::awaitable<bool> write_immediate(immediate_response r) {
     std::string out;
-    if (r.close_connection) r.headers.emplace_back("connection", "close");
+    if (r.close_connection && protocol::find_metadata(r.headers, "connection").empty())
+      r.headers.emplace_back("connection", "close");
     r.headers.emplace_back("content-length", std::to_string(r.body.size()));
     append_head(out, r.status, r.headers);
     out += "\r\n";
