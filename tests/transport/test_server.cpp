@@ -7,6 +7,7 @@
 #include "test_service.pb.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -28,14 +29,22 @@ using edgepipe::transport::message_writer;
 namespace {
 
 asio::awaitable<void> sleep_ms(int ms) {
+  if (ms <= 0) {  // just yield to the event loop
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    co_return;
+  }
   asio::steady_timer t{co_await asio::this_coro::executor, std::chrono::milliseconds{ms}};
   co_await t.async_wait(asio::use_awaitable);
 }
+
+// How many times Echo ran, for the load test's accounting.
+long echo_calls = 0;
 
 void register_test_service(edgepipe::transport::router& r) {
   std::string const svc = "/edgepipe.test.v1.TestService/";
   r.unary<tv1::EchoRequest, tv1::EchoResponse>(
       svc + "Echo", [](tv1::EchoRequest const& req, call_context& ctx) -> asio::awaitable<result<tv1::EchoResponse>> {
+        ++echo_calls;
         tv1::EchoResponse resp;
         resp.set_text(req.text());
         resp.set_blob(req.blob());
@@ -67,7 +76,7 @@ void register_test_service(edgepipe::transport::router& r) {
       svc + "Endless",
       [](tv1::StreamRequest const& req, message_writer<tv1::EchoResponse>& out, call_context&) -> asio::awaitable<status> {
         for (int i = 0;; ++i) {
-          co_await sleep_ms(req.delay_ms() > 0 ? req.delay_ms() : 10);
+          co_await sleep_ms(req.delay_ms());
           tv1::EchoResponse m;
           m.set_text(req.text());
           m.set_index(i);
@@ -111,6 +120,12 @@ void register_test_service(edgepipe::transport::router& r) {
         co_return resp;
       },
       {.idempotent = true});
+  r.unary<tv1::EchoRequest, tv1::EchoResponse>(
+      svc + "Stats", [](tv1::EchoRequest const&, call_context&) -> asio::awaitable<result<tv1::EchoResponse>> {
+        tv1::EchoResponse resp;
+        resp.set_index(static_cast<std::int32_t>(echo_calls));
+        co_return resp;
+      });
   r.unary<tv1::StreamRequest, tv1::EchoResponse>(
       svc + "Sleep", [](tv1::StreamRequest const& req, call_context&) -> asio::awaitable<result<tv1::EchoResponse>> {
         co_await sleep_ms(req.delay_ms());
