@@ -3,6 +3,10 @@
 // Run: build/fuzz/edgepipe-write-seeds fuzz/corpus
 #include "../gateway_chain.hpp"
 
+#include <edgepipe/protocol/compression.hpp>
+#include <edgepipe/protocol/frame.hpp>
+#include <edgepipe/protocol/grpc_web.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -49,6 +53,24 @@ int main(int argc, char** argv) {
                                                                fuzz_gateway::now_ms, valid.payload_sha256()});
   c::append_signing_input(event, c::event_signing_fields{"dev-1", valid.request_id(), "evt-1", "gateway.subscribed",
                                                          fuzz_gateway::now_ms, valid.payload_sha256()});
+  // Frames as a gRPC client sends them (options byte, flags byte, no splits, then frames),
+  // and gzip members of real messages (a limit byte, then the member).
+  namespace p = edgepipe::protocol;
+  std::filesystem::path const frames = std::filesystem::path{argv[1]} / "frame_decoder";
+  std::filesystem::path const gz = std::filesystem::path{argv[1]} / "gzip";
+  std::filesystem::create_directories(frames);
+  std::filesystem::create_directories(gz);
+  std::string const message = valid.SerializeAsString();
+  std::string wire{"\x81\xff\x02\x03\x09", 5};  // trailers+compressed allowed, two splits
+  p::append_frame(wire, 0, message);
+  p::append_frame(wire, 0, "");
+  std::string zipped;
+  (void)p::gzip_compress(message, zipped);
+  p::append_frame(wire, p::flag_compressed, zipped);
+  p::append_grpc_web_trailers(wire, {{"grpc-status", "0"}});
+  std::ofstream{frames / "grpc-messages.bin", std::ios::binary} << wire;
+  std::ofstream{gz / "message.bin", std::ios::binary} << std::string{"\xff"} << zipped;
+
   std::ofstream{inputs / "request.bin", std::ios::binary} << request;
   std::ofstream{inputs / "response.bin", std::ios::binary} << response;
   std::ofstream{inputs / "event.bin", std::ios::binary} << event;

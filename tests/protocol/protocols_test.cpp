@@ -78,6 +78,7 @@ TEST_CASE("timeouts in both protocols' notations", "[protocol]") {
   CHECK(parse_grpc_timeout("6u") == 6us);
   CHECK(parse_grpc_timeout("99999999n") == 99999999ns);
   CHECK_FALSE(parse_grpc_timeout("123456789n"));  // 9 digits
+  CHECK(parse_grpc_timeout("99999999H") == std::chrono::nanoseconds::max());  // saturates (found by fuzzing)
   CHECK_FALSE(parse_grpc_timeout("5"));
   CHECK_FALSE(parse_grpc_timeout("5x"));
   CHECK_FALSE(parse_grpc_timeout("S"));

@@ -24,16 +24,19 @@ inline std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_vi
   std::int64_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc{} || end != text.data() + text.size() || n < 0) return std::nullopt;
-  using namespace std::chrono;
+  std::int64_t ns_per_unit = 0;
   switch (unit) {
-    case 'H': return duration_cast<nanoseconds>(hours{n});
-    case 'M': return duration_cast<nanoseconds>(minutes{n});
-    case 'S': return duration_cast<nanoseconds>(seconds{n});
-    case 'm': return duration_cast<nanoseconds>(milliseconds{n});
-    case 'u': return duration_cast<nanoseconds>(microseconds{n});
-    case 'n': return nanoseconds{n};
+    case 'H': ns_per_unit = 3'600'000'000'000; break;
+    case 'M': ns_per_unit = 60'000'000'000; break;
+    case 'S': ns_per_unit = 1'000'000'000; break;
+    case 'm': ns_per_unit = 1'000'000; break;
+    case 'u': ns_per_unit = 1'000; break;
+    case 'n': ns_per_unit = 1; break;
     default: return std::nullopt;
   }
+  // 99999999H does not fit in int64 nanoseconds: saturate (it means "no deadline" anyway).
+  if (n > std::chrono::nanoseconds::max().count() / ns_per_unit) return std::chrono::nanoseconds::max();
+  return std::chrono::nanoseconds{n * ns_per_unit};
 }
 
 // grpc-message: bytes outside printable ASCII, and '%', as %XX.
