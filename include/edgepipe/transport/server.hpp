@@ -76,6 +76,14 @@ class server {
     for (auto& c : connections_)
       if (auto* h2 = std::get_if<std::weak_ptr<detail::http2_connection>>(&c))
         if (auto p = h2->lock()) p->abort_calls(detail::call_errors::draining);
+    // Let those endings reach the wire: each connection closes once its last stream has.
+    auto const grace = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    while (std::chrono::steady_clock::now() < grace) {
+      connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
+      if (connections_.empty()) break;
+      timer.expires_after(std::chrono::milliseconds{10});
+      (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
   }
 
   [[nodiscard]] server_options const& options() const noexcept { return state_->options; }
