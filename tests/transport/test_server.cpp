@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
     if (a == "--port" && i + 1 < argc) port = static_cast<unsigned short>(std::atoi(argv[++i]));
     else if (a == "--cors" && i + 1 < argc) options.cors_origins.emplace_back(argv[++i]);
     else if (a == "--drain-ms" && i + 1 < argc) options.drain_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
+    else if (a == "--stream-idle-ms" && i + 1 < argc)
+      options.stream_idle_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
   }
   asio::io_context io;
   edgepipe::transport::router routes;

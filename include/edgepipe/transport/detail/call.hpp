@@ -77,6 +77,7 @@ inline constexpr status body_too_large{code::resource_exhausted, "message_too_la
 inline constexpr status canceled{code::canceled, "canceled"};
 inline constexpr status deadline{code::deadline_exceeded, "deadline_exceeded"};
 inline constexpr status draining{code::unavailable, "draining", "the server is shutting down"};
+inline constexpr status stream_idle{code::unavailable, "stream_idle", "no bytes either way for too long"};
 inline constexpr status unexpected_end_stream{code::invalid_argument, "malformed_frame",
                                               "end-of-stream frame in a request"};
 }  // namespace call_errors

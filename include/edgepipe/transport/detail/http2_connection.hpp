@@ -101,6 +101,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
     std::string method, path, authority;
     protocol::metadata headers;
     std::size_t header_bytes = 0;
+    std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
     bool request_ended = false;
     std::shared_ptr<call> rpc;
     procedure const* proc = nullptr;
@@ -116,6 +117,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
       conn->submit_response(*this, http_status, std::move(h), end_stream);
     }
     void append_body(std::string_view bytes) override {
+      last_activity = std::chrono::steady_clock::now();
       out.append(bytes);
       conn->resume(*this);
     }
@@ -270,6 +272,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
       nghttp2_session_consume(session, stream_id, len);  // discarded: keep the window open
       return 0;
     }
+    it->second->last_activity = c.last_activity_;
     status s = it->second->rpc->feed_body(std::string_view{reinterpret_cast<char const*>(data), len});
     if (!s.ok()) it->second->rpc->finish(s);
     return 0;
@@ -417,11 +420,19 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
         shutdown();
         break;
       }
+      // A call with no bytes either way for stream_idle_timeout ends; long streams that
+      // keep moving are never cut by a whole-request timeout.
+      for (auto& [id, st] : streams_)
+        if (st->rpc && !st->rpc->finished() && now - st->last_activity > o.stream_idle_timeout) {
+          st->rpc->finish(call_errors::stream_idle);
+          st->rpc->cancellation().emit(boost::asio::cancellation_type::terminal);
+        }
       // Sleep until the nearest deadline that could apply: no timer work per request.
       auto wake = now + o.idle_timeout;
       if (!saw_request_) wake = std::min(wake, started_ + o.header_timeout);
       if (writing_) wake = std::min(wake, write_started_ + o.write_stall_timeout);
       else if (!streams_.empty()) wake = std::min(wake, now + o.write_stall_timeout);  // a write may start
+      wake = std::min(wake, now + o.stream_idle_timeout);  // a stream may begin while we sleep
       if (streams_.empty()) wake = std::min(wake, last_activity_ + o.idle_timeout);
       watchdog_.expires_at(std::max(wake, now + std::chrono::milliseconds{100}));
       (void)co_await watchdog_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
