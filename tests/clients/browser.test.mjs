@@ -73,10 +73,17 @@ before(async () => {
 });
 
 after(async () => {
-  browser?.kill("SIGKILL");
-  pages?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
   await stopServer(rpc);
+  if (browser && browser.exitCode === null && browser.signalCode === null) {
+    const gone = new Promise((resolve) => browser.once("exit", resolve));
+    try {
+      process.kill(-browser.pid, "SIGKILL");  // the whole group: renderers and helpers too
+    } catch {}
+    await gone;
+    await new Promise((r) => setTimeout(r, 100));  // helpers reaped
+  }
+  pages?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 test("connect-web in headless Chromium calls unary and server streaming over Connect and gRPC-Web", { timeout: 120000 }, async () => {
@@ -86,7 +93,7 @@ test("connect-web in headless Chromium calls unary and server streaming over Con
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", `--user-data-dir=${profile}`, "--remote-debugging-port=0", url,
-  ], { stdio: "ignore" });
+  ], { stdio: "ignore", detached: true });  // its own process group, to end it whole
   const results = await result;
   assert.equal(results.failure, undefined, results.failure);
   for (const name of ["connect_binary", "connect_json", "grpc_web_binary", "grpc_web_json"]) {

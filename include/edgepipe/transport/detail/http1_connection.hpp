@@ -55,8 +55,10 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
       parser.header_limit(static_cast<std::uint32_t>(o.max_header_list_bytes));
       parser.body_limit(o.http1_max_body_bytes);
       stream_.expires_after(o.header_timeout);
+      between_requests_ = true;
       auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser,
                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
+      between_requests_ = false;
       if (ec == http::error::header_limit) {
         co_await refuse(431);
         co_return;
@@ -119,8 +121,16 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
     }
   }
 
-  // Graceful shutdown: finish the response in progress, then close.
-  void shutdown() { closing_ = true; }
+  // Graceful shutdown: finish the response in progress, then close; a connection
+  // waiting for its next request closes now.
+  void shutdown() {
+    closing_ = true;
+    if (between_requests_) {
+      boost::system::error_code ignored;
+      stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+      stream_.socket().close(ignored);
+    }
+  }
 
  private:
   // The response side of one request, filled by the call.
@@ -233,6 +243,7 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
   std::shared_ptr<server_state const> server_;
   std::string peer_;
   bool closing_ = false;
+  bool between_requests_ = false;
 };
 
 }  // namespace edgepipe::transport::detail
