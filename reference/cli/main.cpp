@@ -1,0 +1,203 @@
+// edgepipe-cli: try the gateway by hand.
+//   edgepipe-cli keygen   --key FILE
+//   edgepipe-cli register --public URL --user USER --key FILE
+//   edgepipe-cli call     --edge URL --public URL --session ID --key FILE --type TYPE [--payload TEXT]
+// `call` signs a SignedRequest with the device key, sends it over Connect (HTTP/1.1,
+// binary), verifies the SignedResponse against the gateway's published keys and prints it.
+#include "../common/http_client.hpp"
+
+#include <edgepipe/clock.hpp>
+#include <edgepipe/crypto/ed25519.hpp>
+#include <edgepipe/crypto/sha256.hpp>
+#include <edgepipe/crypto/signer.hpp>
+#include <edgepipe/crypto/signing_input.hpp>
+
+#include "gateway.pb.h"
+
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using namespace edgepipe::reference;
+using nlohmann::json;
+
+namespace {
+
+int fail(std::string const& why) {
+  std::fprintf(stderr, "edgepipe-cli: %s\n", why.c_str());
+  return 1;
+}
+
+std::map<std::string, std::string> options_of(int argc, char** argv) {
+  std::map<std::string, std::string> o;
+  for (int i = 2; i + 1 < argc; i += 2) o[argv[i]] = argv[i + 1];
+  return o;
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char d[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+
+std::string unhex(std::string const& s) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < s.size(); i += 2) out.push_back(static_cast<char>(std::stoi(s.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+// The device key is its 32-byte seed, hex, in a file only its owner reads.
+edgepipe::crypto::ed25519_signer load_key(std::string const& path) {
+  std::ifstream in{path};
+  std::string text;
+  in >> text;
+  return edgepipe::crypto::ed25519_signer::from_seed(unhex(text), "device");
+}
+
+http_client::outcome send(asio::io_context& io, std::string const& base, http_client::request req) {
+  auto endpoint = parse_http_url(base);
+  if (!endpoint) throw std::runtime_error("not an http://host:port URL: " + base);
+  http_client client{io.get_executor(), *endpoint};
+  auto f = asio::co_spawn(io, client.send(std::move(req), std::chrono::seconds{10}), asio::use_future);
+  io.run();
+  io.restart();
+  return f.get();
+}
+
+std::string fresh_request_id() {
+  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string id = "req-";
+  for (int i = 0; i < 24; ++i) id.push_back(alphabet[rd() % (sizeof alphabet - 1)]);
+  return id;
+}
+
+int keygen(std::map<std::string, std::string>& o) {
+  if (!o.contains("--key")) return fail("keygen needs --key FILE");
+  edgepipe::crypto::crypto_ready();
+  std::string seed(32, '\0');
+  randombytes_buf(seed.data(), seed.size());
+  auto key = edgepipe::crypto::ed25519_signer::from_seed(seed, "device");
+  {
+    std::ofstream out{o["--key"]};
+    out << hex(seed) << "\n";
+  }
+  ::chmod(o["--key"].c_str(), 0600);
+  std::printf("%s\n", edgepipe::crypto::to_base64(edgepipe::crypto::as_bytes(key.public_key())).c_str());
+  return 0;
+}
+
+int register_device(std::map<std::string, std::string>& o) {
+  for (auto k : {"--public", "--user", "--key"})
+    if (!o.contains(k)) return fail(std::string{"register needs "} + k);
+  auto key = load_key(o["--key"]);
+  asio::io_context io;
+  http_client::request req{http::verb::post, "/api/v1/public/auth/register", 11};
+  req.set(http::field::content_type, "application/json");
+  req.body() = json{{"user_id", o["--user"]},
+                    {"public_key", edgepipe::crypto::to_base64(edgepipe::crypto::as_bytes(key.public_key()))}}
+                   .dump();
+  auto r = send(io, o["--public"], std::move(req));
+  if (r.error != http_client::failure::none) return fail("the gateway's public listener did not answer");
+  auto body = json::parse(r.res.body(), nullptr, false);
+  if (r.res.result_int() / 100 != 2 || !body.is_object() || !body.contains("device_session_id"))
+    return fail("registration refused: " + std::to_string(r.res.result_int()) + " " + r.res.body());
+  std::printf("%s\n", body["device_session_id"].get<std::string>().c_str());
+  return 0;
+}
+
+int call(std::map<std::string, std::string>& o) {
+  for (auto k : {"--edge", "--public", "--session", "--key", "--type"})
+    if (!o.contains(k)) return fail(std::string{"call needs "} + k);
+  auto key = load_key(o["--key"]);
+  edgepipe::gateway::v1::SignedRequest signed_request;
+  signed_request.set_protocol_version(1);
+  signed_request.set_device_session_id(o["--session"]);
+  signed_request.set_message_type(o["--type"]);
+  signed_request.set_payload(o["--payload"]);
+  edgepipe::crypto::sha256_digest digest;
+  edgepipe::crypto::sha256(signed_request.payload(), digest);
+  signed_request.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(digest)});
+  signed_request.set_timestamp_ms(edgepipe::system_clock{}.now_ms());
+  signed_request.set_request_id(fresh_request_id());
+  signed_request.set_signature(std::string{edgepipe::crypto::as_bytes(key.sign_fields(edgepipe::crypto::request_signing_fields{
+      signed_request.device_session_id(), signed_request.message_type(), signed_request.request_id(),
+      signed_request.timestamp_ms(), signed_request.payload_sha256()}))});
+
+  asio::io_context io;
+  http_client::request req{http::verb::post, "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", 11};
+  req.set(http::field::content_type, "application/proto");
+  req.set("Connect-Protocol-Version", "1");
+  req.body() = signed_request.SerializeAsString();
+  auto r = send(io, o["--edge"], std::move(req));
+  if (r.error != http_client::failure::none) return fail("the gateway's edge listener did not answer");
+  if (r.res.result_int() != 200) {
+    std::printf("%s\n", r.res.body().c_str());  // the Connect error JSON
+    return 1;
+  }
+  edgepipe::gateway::v1::SignedResponse response;
+  if (!response.ParseFromString(r.res.body())) return fail("the response is not a SignedResponse");
+
+  http_client::request keys_req{http::verb::get, "/api/v1/public/keys", 11};
+  auto keys = send(io, o["--public"], std::move(keys_req));
+  auto keys_json = json::parse(keys.res.body(), nullptr, false);
+  bool verified = false;
+  if (keys_json.is_object() && keys_json["keys"].is_array())
+    for (auto const& k : keys_json["keys"]) {
+      edgepipe::crypto::ed25519_public_key pk{};
+      if (k.value("key_id", "") != response.key_id() || !edgepipe::crypto::from_base64(k.value("public_key", ""), pk))
+        continue;
+      std::string input;
+      edgepipe::crypto::append_signing_input(input, edgepipe::crypto::response_signing_fields{
+          signed_request.device_session_id(), response.request_id(), response.result_code(), response.timestamp_ms(),
+          response.payload_sha256()});
+      edgepipe::crypto::sha256_digest payload_digest;
+      edgepipe::crypto::sha256(response.payload(), payload_digest);
+      verified = edgepipe::crypto::digest_equals(payload_digest, response.payload_sha256()) &&
+                 edgepipe::crypto::ed25519_verify(response.signature(), input, edgepipe::crypto::as_bytes(pk));
+    }
+  std::printf("%s\n", json{{"request_id", response.request_id()},
+                           {"result_code", response.result_code()},
+                           {"payload", response.payload()},
+                           {"key_id", response.key_id()},
+                           {"verified", verified}}
+                          .dump()
+                          .c_str());
+  return verified ? 0 : 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs("usage: edgepipe-cli keygen|register|call [--option value]...\n", stderr);
+    return 2;
+  }
+  auto o = options_of(argc, argv);
+  std::string_view const command = argv[1];
+  try {
+    if (command == "keygen") return keygen(o);
+    if (command == "register") return register_device(o);
+    if (command == "call") return call(o);
+  } catch (std::exception const& e) {
+    return fail(e.what());
+  }
+  return fail("unknown command " + std::string{command});
+}

@@ -1,0 +1,115 @@
+// The backend REST adapters (contract section 5): the session source the session stage
+// asks, and the command handler routing sends commands to.
+#pragma once
+
+#include "../common/http_client.hpp"
+
+#include <edgepipe/stages/routing.hpp>
+#include <edgepipe/stages/session.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace edgepipe::reference {
+
+// Parses the body of a 200 answer from the sessions endpoint. Anything but an object
+// with four string fields is `malformed`.
+inline stages::session_answer parse_session_body(std::string_view body) {
+  using o = stages::session_answer::outcome;
+  stages::session_answer a;
+  a.kind = o::malformed;
+  auto json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_discarded() || !json.is_object()) return a;
+  auto field = [&](char const* name, std::string& out) {
+    auto it = json.find(name);
+    if (it == json.end() || !it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+  };
+  if (field("device_session_id", a.device_session_id) && field("user_id", a.user_id) && field("status", a.status) &&
+      field("public_key", a.public_key))
+    a.kind = o::found;
+  return a;
+}
+
+// GET {backend}/api/v1/internal/sessions/{device_session_id}
+class backend_sessions {
+ public:
+  backend_sessions(http_client& client, std::chrono::milliseconds timeout) : client_{&client}, timeout_{timeout} {}
+
+  boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id) {
+    namespace http = boost::beast::http;
+    using o = stages::session_answer::outcome;
+    http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
+    req.set(http::field::accept, "application/json");
+    auto r = co_await client_->send(std::move(req), timeout_);
+    stages::session_answer a;
+    if (r.error != http_client::failure::none) {
+      a.kind = r.error == http_client::failure::too_large ? o::malformed : o::unreachable;
+      co_return a;
+    }
+    auto const status = r.res.result_int();
+    if (status == 404) {
+      a.kind = o::not_found;
+      co_return a;
+    }
+    if (status != 200) {
+      a.kind = o::unreachable;  // 5xx and anything unexpected: the backend is not answering properly
+      co_return a;
+    }
+    co_return parse_session_body(r.res.body());
+  }
+
+ private:
+  http_client* client_;
+  std::chrono::milliseconds timeout_;
+};
+
+// The backend's HTTP status -> the command's status (contract section 5).
+inline status command_status_of(unsigned http) noexcept {
+  switch (http) {
+    case 400: return {code::invalid_argument, "backend_rejected"};
+    case 401:
+    case 403: return {code::permission_denied, "backend_denied"};
+    case 404: return {code::not_found, "backend_not_found"};
+    case 409: return {code::aborted, "backend_conflict"};
+    case 429: return {code::resource_exhausted, "backend_throttled"};
+    default: return {code::unavailable, "backend_unavailable"};
+  }
+}
+
+// POST {backend}/api/v1/internal/commands/{message_type}
+class backend_commands {
+ public:
+  backend_commands(http_client& client, std::chrono::milliseconds timeout) : client_{&client}, timeout_{timeout} {}
+
+  boost::asio::awaitable<result<stages::response>> execute(stages::command const& c) {
+    namespace http = boost::beast::http;
+    http_client::request req{http::verb::post, "/api/v1/internal/commands/" + encode_path_segment(c.message_type), 11};
+    req.set(http::field::content_type, "application/octet-stream");
+    req.set("X-User-Id", std::string{c.user_id});
+    req.set("X-Device-Session-Id", std::string{c.device_session_id});
+    req.set("X-Request-Id", std::string{c.request_id});
+    req.body().assign(c.payload);
+    auto r = co_await client_->send(std::move(req), timeout_);
+    if (r.error != http_client::failure::none) co_return status{code::unavailable, "backend_unavailable"};
+    auto const http_status = r.res.result_int();
+    if (http_status < 200 || http_status > 299) co_return command_status_of(http_status);
+    stages::response out;
+    auto const result_code = r.res["X-Result-Code"];
+    out.result_code = result_code.empty() ? std::string{"ok"} : std::string{result_code};
+    out.payload = std::move(r.res.body());
+    co_return out;
+  }
+
+ private:
+  http_client* client_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace edgepipe::reference

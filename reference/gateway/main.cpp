@@ -1,0 +1,234 @@
+// edgepipe-gateway: the contract's chain (section 4) over the library's server, with the
+// backend REST adapter, the replay store (memory or Redis) and the public listener.
+#include "../common/http_server.hpp"
+#include "backend.hpp"
+#include "config.hpp"
+#include "public_api.hpp"
+
+#include <edgepipe/clock.hpp>
+#include <edgepipe/crypto/signer.hpp>
+#include <edgepipe/pipeline/chain.hpp>
+#include <edgepipe/stages/envelope.hpp>
+#include <edgepipe/stages/freshness.hpp>
+#include <edgepipe/stages/payload_hash.hpp>
+#include <edgepipe/stages/rate_limit.hpp>
+#include <edgepipe/stages/replay.hpp>
+#include <edgepipe/stages/response_signer.hpp>
+#include <edgepipe/stages/routing.hpp>
+#include <edgepipe/stages/session.hpp>
+#include <edgepipe/stages/signature.hpp>
+#include <edgepipe/stores/memory_replay_store.hpp>
+#include <edgepipe/stores/redis_replay_store.hpp>
+#include <edgepipe/transport/server.hpp>
+
+#include "gateway.pb.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <google/protobuf/stubs/logging.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+namespace asio = boost::asio;
+namespace st = edgepipe::stages;
+namespace gw = edgepipe::gateway::v1;
+using edgepipe::reference::gateway_config;
+
+namespace {
+
+int refuse(std::string const& why) {
+  std::fprintf(stderr, "edgepipe-gateway: %s\n", why.c_str());
+  return 2;
+}
+
+asio::ip::tcp::endpoint to_endpoint(edgepipe::reference::http_endpoint const& e) {
+  asio::io_context resolver_io;
+  asio::ip::tcp::resolver resolver{resolver_io};
+  auto results = resolver.resolve(e.host, std::to_string(e.port));
+  return *results.begin();
+}
+
+// Everything the edge service needs, alive for the whole run.
+template <class ReplayStore>
+struct gateway_state {
+  gateway_config const& config;
+  edgepipe::crypto::ed25519_signer const& signer;
+  ReplayStore& replay;
+  edgepipe::system_clock clock;
+  edgepipe::reference::http_client backend_client;
+  edgepipe::reference::backend_sessions sessions;
+  edgepipe::reference::backend_commands commands;
+  st::session_and_user_limiter limiter;
+  st::route_table<edgepipe::reference::backend_commands> routes;
+
+  gateway_state(asio::any_io_executor ex, gateway_config const& c, edgepipe::crypto::ed25519_signer const& s,
+                ReplayStore& r)
+      : config{c},
+        signer{s},
+        replay{r},
+        backend_client{ex, c.backend},
+        sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}},
+        commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}},
+        limiter{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}} {
+    routes.add("user", commands).add("lobby", commands);
+  }
+
+  // Contract section 4, in its order; the response signer wraps routing.
+  auto execute_chain() {
+    std::int64_t const window = config.freshness_window_ms;
+    return edgepipe::make_chain<st::received<gw::SignedRequest>>(
+        st::envelope_stage<gw::SignedRequest>{{config.max_payload_bytes, {}}},
+        st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
+        st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
+        st::replay_stage<ReplayStore>{&replay, 2 * window},
+        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
+        st::response_signer_stage<edgepipe::system_clock>{&signer, &clock},
+        st::routing_stage<edgepipe::reference::backend_commands>{&routes});
+  }
+};
+
+template <class ReplayStore>
+int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::ed25519_signer const& signer,
+          ReplayStore& replay, std::function<bool()> replay_ready) {
+  gateway_state<ReplayStore> state{io.get_executor(), config, signer, replay};
+  auto const execute = state.execute_chain();
+
+  edgepipe::transport::router edge;
+  edge.unary<gw::SignedRequest, gw::SignedResponse>(
+      "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand",
+      [&](gw::SignedRequest const& req, edgepipe::transport::call_context&) -> asio::awaitable<edgepipe::result<gw::SignedResponse>> {
+        auto r = co_await execute.run(st::received<gw::SignedRequest>{&req});
+        if (!r) co_return r.error();
+        gw::SignedResponse out;
+        out.set_request_id(req.request_id());
+        out.set_result_code(std::move(r->result_code));
+        out.set_payload(std::move(r->payload));
+        out.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(r->payload_sha256)});
+        out.set_timestamp_ms(r->timestamp_ms);
+        out.set_key_id(std::string{r->key_id});
+        out.set_signature(std::string{edgepipe::crypto::as_bytes(r->signature)});
+        co_return out;
+      });
+
+  edgepipe::transport::server_options edge_options;
+  edge_options.cors_origins = config.cors_origins;
+  edge_options.drain_timeout = std::chrono::milliseconds{config.drain_timeout_ms};
+  edgepipe::transport::server edge_server{io.get_executor(), edge, edge_options};
+
+  bool draining = false;
+  edgepipe::reference::public_api api{io.get_executor(), config, signer,
+                                      [&] {
+                                        // The push stream adapter is not built yet: readiness says so.
+                                        return edgepipe::reference::readiness{replay_ready(), false, draining};
+                                      }};
+  edgepipe::reference::http_server::options public_options;
+  public_options.max_body_bytes = 64 * 1024;  // public auth bodies; larger is 413
+  edgepipe::reference::http_server public_server{
+      io.get_executor(),
+      [&](edgepipe::reference::http_request req, edgepipe::reference::request_context ctx) {
+        return api.handle(std::move(req), std::move(ctx));
+      },
+      public_options};
+
+  try {
+    edge_server.listen(to_endpoint(config.edge_addr));
+    public_server.listen(to_endpoint(config.public_addr));
+  } catch (std::exception const& e) {
+    return refuse(std::string{"cannot listen: "} + e.what());
+  }
+  edge_server.start();
+  public_server.start();
+  spdlog::info("edgepipe-gateway listening: public {}:{}, edge {}:{}, replay store {}", config.public_addr.host,
+               public_server.local_endpoint().port(), config.edge_addr.host, edge_server.local_endpoint().port(),
+               config.redis ? "redis" : "memory");
+
+  asio::signal_set signals{io, SIGTERM, SIGINT};
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: draining", signal);
+    draining = true;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          public_server.stop();
+          co_await edge_server.shutdown();
+          io.stop();
+        },
+        asio::detached);
+  });
+  io.run();
+  spdlog::info("edgepipe-gateway stopped");
+  return 0;
+}
+
+// Start-up checks of contract section 6: PING within 2 s, and no evicting policy.
+std::optional<std::string> check_redis(asio::io_context& io, edgepipe::stores::redis_connection& connection,
+                                       edgepipe::stores::redis_replay_store& store) {
+  auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+  while (!connection.connected() && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(std::chrono::milliseconds{10});
+    io.restart();
+  }
+  if (!connection.connected()) return "EDGEPIPE_REDIS_URL: Redis did not answer PING within 2 s";
+  auto ping = asio::co_spawn(io, store.ping(), asio::use_future);
+  auto policy = asio::co_spawn(io, store.maxmemory_policy(), asio::use_future);
+  while (std::chrono::steady_clock::now() < deadline + std::chrono::seconds{1} &&
+         policy.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
+    io.run_for(std::chrono::milliseconds{10});
+    io.restart();
+  }
+  if (ping.wait_for(std::chrono::seconds{0}) != std::future_status::ready || !ping.get())
+    return "EDGEPIPE_REDIS_URL: Redis did not answer PING within 2 s";
+  auto p = policy.get();
+  if (!p) spdlog::warn("Redis refused CONFIG GET maxmemory-policy; make sure it is noeviction");
+  else if (*p != "noeviction")
+    return "EDGEPIPE_REDIS_URL: Redis maxmemory-policy is " + *p +
+           "; it must be noeviction (an evicting policy forgets reservations and reopens replay)";
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view{argv[i]} == "--help" || std::string_view{argv[i]} == "-h") {
+      std::fputs(edgepipe::reference::gateway_help().c_str(), stdout);
+      return 0;
+    }
+  gateway_config config;
+  try {
+    config = edgepipe::reference::load_gateway_config(argc, argv, [](char const* n) { return std::getenv(n); });
+  } catch (edgepipe::reference::config_error const& e) {
+    return refuse(e.what());
+  }
+  std::optional<edgepipe::crypto::ed25519_signer> signer;
+  try {
+    signer.emplace(edgepipe::crypto::ed25519_signer::from_pem_file(config.signer_key_file, config.signer_key_id));
+  } catch (std::exception const& e) {
+    return refuse(std::string{"EDGEPIPE_SIGNER_KEY_FILE: "} + e.what());
+  }
+  if (config.log_format == "json")
+    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%v"})");
+  // libprotobuf would log each malformed message a client sends: never let peers write our logs.
+  google::protobuf::SetLogHandler(nullptr);
+
+  asio::io_context io{1};
+  if (config.redis) {
+    edgepipe::stores::redis_connection connection{io.get_executor(), *config.redis};
+    edgepipe::stores::redis_replay_store store{connection};
+    connection.start();
+    if (auto why = check_redis(io, connection, store)) return refuse(*why);
+    return serve(io, config, *signer, store, [&] { return connection.connected(); });
+  }
+  edgepipe::system_clock clock;
+  edgepipe::stores::memory_replay_store<edgepipe::system_clock> store{clock};
+  return serve(io, config, *signer, store, [] { return true; });
+}
