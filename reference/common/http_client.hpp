@@ -43,9 +43,19 @@ inline std::optional<http_endpoint> parse_http_url(std::string_view url) {
   return http_endpoint{std::string{url.substr(0, colon)}, static_cast<std::uint16_t>(port)};
 }
 
-// "host:port"
+// "host:port" of a peer (port 1..65535).
 inline std::optional<http_endpoint> parse_host_port(std::string_view s) {
   return parse_http_url("http://" + std::string{s});
+}
+
+// "host:port" to listen on; port 0 asks the system for a free one.
+inline std::optional<http_endpoint> parse_listen_address(std::string_view s) {
+  if (s.ends_with(":0")) {
+    auto e = parse_host_port(std::string{s.substr(0, s.size() - 2)} + ":1");
+    if (e) e->port = 0;
+    return e;
+  }
+  return parse_host_port(s);
 }
 
 struct http_client_options {

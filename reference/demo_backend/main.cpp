@@ -84,6 +84,8 @@ class demo_backend {
   }
 
   http_response session(std::string const& id) {
+    if (id == "malformed-session")  // a backend bug, on request: for the gateway's tests
+      return make_response(http::status::ok, R"({"device_session_id":"malformed-session","user_id":7})");
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return make_response(http::status::not_found, R"({"error":"unknown session"})");
     return make_response(http::status::ok, json{{"device_session_id", id},
@@ -136,7 +138,7 @@ int main(int argc, char** argv) {
   std::string rest = "127.0.0.1:9090";
   for (int i = 1; i + 1 < argc; ++i)
     if (std::string_view{argv[i]} == "--rest-addr") rest = argv[++i];
-  auto endpoint = parse_host_port(rest);
+  auto endpoint = parse_listen_address(rest);
   if (!endpoint) {
     std::fprintf(stderr, "edgepipe-demo-backend: --rest-addr: expected host:port\n");
     return 2;

@@ -52,8 +52,8 @@ struct setting {
 };
 
 namespace detail {
-inline http_endpoint endpoint_of(std::string const& name, std::string const& value) {
-  auto e = parse_host_port(value);
+inline http_endpoint endpoint_of(std::string const& name, std::string const& value, bool listener = false) {
+  auto e = listener ? parse_listen_address(value) : parse_host_port(value);
   if (!e) throw config_error{name, "expected host:port, got \"" + value + "\""};
   return *e;
 }
@@ -97,12 +97,12 @@ inline std::vector<setting> const& gateway_settings() {
          g.signer_key_id = v;
        }},
       {"EDGEPIPE_PUBLIC_ADDR", "127.0.0.1:8080", "public listener (HTTP/1.1): health, keys, public auth",
-       [](c& g, std::string const& v) { g.public_addr = endpoint_of("EDGEPIPE_PUBLIC_ADDR", v); }},
+       [](c& g, std::string const& v) { g.public_addr = endpoint_of("EDGEPIPE_PUBLIC_ADDR", v, true); }},
       {"EDGEPIPE_EDGE_ADDR", "127.0.0.1:8081", "edge listener (h2c and HTTP/1.1): the EdgeGateway service",
-       [](c& g, std::string const& v) { g.edge_addr = endpoint_of("EDGEPIPE_EDGE_ADDR", v); }},
+       [](c& g, std::string const& v) { g.edge_addr = endpoint_of("EDGEPIPE_EDGE_ADDR", v, true); }},
       {"EDGEPIPE_ADMIN_ADDR", "off", "admin listener (HTTP/1.1): GET /metrics",
        [](c& g, std::string const& v) {
-         if (!v.empty()) g.admin_addr = endpoint_of("EDGEPIPE_ADMIN_ADDR", v);
+         if (!v.empty()) g.admin_addr = endpoint_of("EDGEPIPE_ADMIN_ADDR", v, true);
        }},
       {"EDGEPIPE_FRESHNESS_WINDOW_MS", "60000", "how far a request's timestamp may be from now",
        [](c& g, std::string const& v) {

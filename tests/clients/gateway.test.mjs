@@ -1,0 +1,399 @@
+// edgepipe-gateway end to end, real processes: redis-server, the demo backend and
+// gateways on free ports, called by stock clients; signatures checked with Node's crypto.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import crypto from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { requireEnv } from "./support.mjs";
+
+const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(requireEnv("EDGEPIPE_GATEWAY_DESCRIPTORS"))));
+const EdgeGateway = registry.getService("edgepipe.gateway.v1.EdgeGateway");
+const SignedRequest = registry.getMessage("edgepipe.gateway.v1.SignedRequest");
+const GATEWAY = requireEnv("EDGEPIPE_GATEWAY");
+const BACKEND = requireEnv("EDGEPIPE_DEMO_BACKEND");
+const work = mkdtempSync(path.join(tmpdir(), "edgepipe-gateway-test-"));
+const keyFile = path.join(work, "gateway.pem");
+spawnSync("openssl", ["genpkey", "-algorithm", "ed25519", "-out", keyFile]);
+const children = [];
+
+// --- processes ---------------------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForLine(child, pattern, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern}`)), ms);
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const m = pattern.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before ${pattern}`)));
+  });
+}
+
+async function startRedis(extra = []) {
+  const port = await freePort();
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...extra], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(child);
+  await waitForLine(child, /Ready to accept connections/);
+  return { port, url: `redis://127.0.0.1:${port}`, child };
+}
+
+async function startBackend() {
+  const child = spawn(BACKEND, ["--rest-addr", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  const m = await waitForLine(child, /listening on ([\d.]+):(\d+)/);
+  return { url: `http://127.0.0.1:${m[2]}`, child };
+}
+
+async function startGateway(backendUrl, redisUrl = "memory", env = {}) {
+  const child = spawn(GATEWAY, [], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      EDGEPIPE_BACKEND_URL: backendUrl,
+      EDGEPIPE_BACKEND_PUSH_ADDR: "127.0.0.1:1",
+      EDGEPIPE_REDIS_URL: redisUrl,
+      EDGEPIPE_SIGNER_KEY_FILE: keyFile,
+      EDGEPIPE_PUBLIC_ADDR: "127.0.0.1:0",
+      EDGEPIPE_EDGE_ADDR: "127.0.0.1:0",
+      ...env,
+    },
+  });
+  children.push(child);
+  const m = await waitForLine(child, /public [\d.]+:(\d+), edge [\d.]+:(\d+)/);
+  return { public: `http://127.0.0.1:${m[1]}`, edge: `http://127.0.0.1:${m[2]}`, child };
+}
+
+function runGateway(env) {
+  return spawnSync(GATEWAY, [], { env: { PATH: process.env.PATH, ...env }, encoding: "utf8", timeout: 15000 });
+}
+
+// --- devices, requests and signatures -----------------------------------------------
+
+const u32 = (n) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
+const i64 = (n) => { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(n)); return b; };
+const lp = (s) => { const b = Buffer.from(s); return Buffer.concat([u32(b.length), b]); };
+const sha256 = (b) => crypto.createHash("sha256").update(b).digest();
+
+function requestInput(r) {
+  return Buffer.concat([Buffer.from("edgepipe.v1.request\0"), lp(r.deviceSessionId), lp(r.messageType), lp(r.requestId), i64(r.timestampMs), Buffer.from(r.payloadSha256)]);
+}
+function responseInput(deviceSessionId, r) {
+  return Buffer.concat([Buffer.from("edgepipe.v1.response\0"), lp(deviceSessionId), lp(r.requestId), lp(r.resultCode), i64(r.timestampMs), Buffer.from(r.payloadSha256)]);
+}
+
+async function registerDevice(gateway, user = "alice") {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync("ed25519");
+  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(12);
+  const res = await fetch(`${gateway.public}/api/v1/public/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_id: user, public_key: raw.toString("base64") }),
+  });
+  assert.equal(res.status, 201);
+  return { id: (await res.json()).device_session_id, privateKey, user };
+}
+
+let counter = 0;
+function signedRequest(device, { type = "user.echo", payload = Buffer.from('{"hi":1}'), timestampMs = Date.now(), tamper } = {}) {
+  const r = {
+    protocolVersion: 1,
+    deviceSessionId: device.id,
+    messageType: type,
+    payload,
+    payloadSha256: sha256(payload),
+    timestampMs: BigInt(timestampMs),
+    requestId: `req-${process.pid}-${Date.now()}-${counter++}`.padEnd(20, "x"),
+  };
+  tamper?.before?.(r);
+  r.signature = crypto.sign(null, requestInput(r), device.privateKey);
+  tamper?.after?.(r);
+  return create(SignedRequest, r);
+}
+
+async function gatewayKey(gateway) {
+  const { keys } = await (await fetch(`${gateway.public}/api/v1/public/keys`)).json();
+  assert.equal(keys[0].algorithm, "Ed25519");
+  const raw = Buffer.from(keys[0].public_key, "base64");
+  return { keyId: keys[0].key_id, key: crypto.createPublicKey({ key: Buffer.concat([Buffer.from("302a300506032b6570032100", "hex"), raw]), format: "der", type: "spki" }) };
+}
+
+const transports = {
+  "Connect HTTP/1.1": (g) => createConnectTransport({ baseUrl: g.edge, httpVersion: "1.1" }),
+  "Connect JSON h2c": (g) => createConnectTransport({ baseUrl: g.edge, httpVersion: "2", useBinaryFormat: false }),
+  gRPC: (g) => createGrpcTransport({ baseUrl: g.edge }),
+  "gRPC-Web HTTP/1.1": (g) => createGrpcWebTransport({ baseUrl: g.edge, httpVersion: "1.1" }),
+};
+
+const callError = (p) => p.then(() => assert.fail("expected an error"), (e) => ConnectError.from(e));
+
+// --- the shared world ---------------------------------------------------------------
+
+let redis, backend, gateway;
+before(async () => {
+  redis = await startRedis();
+  backend = await startBackend();
+  // Many devices register in quick succession here; the per-IP limit has its own test.
+  gateway = await startGateway(backend.url, redis.url, { EDGEPIPE_PUBLIC_RATE: "1000", EDGEPIPE_PUBLIC_BURST: "1000" });
+});
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("happy paths", () => {
+  for (const [name, make] of Object.entries(transports)) {
+    test(`${name}: a signed command gets a response the gateway signed`, async () => {
+      const device = await registerDevice(gateway);
+      const client = createClient(EdgeGateway, make(gateway));
+      const { keyId, key } = await gatewayKey(gateway);
+      const req = signedRequest(device, { type: "lobby.join" });
+      const res = await client.executeCommand(req);
+      assert.equal(res.requestId, req.requestId);
+      assert.equal(res.resultCode, "joined");
+      assert.deepEqual(JSON.parse(Buffer.from(res.payload)), { joined: true, user_id: "alice" });
+      assert.deepEqual(Buffer.from(res.payloadSha256), sha256(res.payload));
+      assert.equal(res.keyId, keyId);
+      assert.ok(crypto.verify(null, responseInput(device.id, res), key, Buffer.from(res.signature)), "signature verifies");
+      assert.ok(Math.abs(Number(res.timestampMs) - Date.now()) < 5000);
+    });
+  }
+});
+
+describe("the contract's failure table, over the wire", () => {
+  const rows = [
+    ["malformed_envelope", Code.InvalidArgument, (d) => signedRequest(d, { tamper: { after: (r) => (r.protocolVersion = 2) } })],
+    ["session_not_found", Code.Unauthenticated, (d) => signedRequest({ ...d, id: "ds_nobody" })],
+    ["backend_bad_response", Code.Internal, (d) => signedRequest({ ...d, id: "malformed-session" })],
+    ["payload_hash_mismatch", Code.InvalidArgument, (d) => signedRequest(d, { tamper: { after: (r) => (r.payload = Buffer.from("changed")) } })],
+    ["signature_invalid", Code.Unauthenticated, (d) => signedRequest(d, { tamper: { after: (r) => (r.signature[0] ^= 1) } })],
+    ["stale_request", Code.Unauthenticated, (d) => signedRequest(d, { timestampMs: Date.now() - 61000 })],
+    ["route_not_found", Code.NotFound, (d) => signedRequest(d, { type: "billing.charge" })],
+    ["route_not_found", Code.NotFound, (d) => signedRequest(d, { type: "gateway.subscribe_events" })],
+  ];
+  for (const transport of ["Connect HTTP/1.1", "gRPC"]) {
+    for (const [reason, code, make] of rows) {
+      test(`${transport}: ${reason}`, async () => {
+        const device = await registerDevice(gateway);
+        const err = await callError(createClient(EdgeGateway, transports[transport](gateway)).executeCommand(make(device)));
+        assert.equal(err.code, code);
+        assert.match(err.rawMessage, new RegExp(`^${reason}`));
+      });
+    }
+
+    test(`${transport}: session_revoked`, async () => {
+      const device = await registerDevice(gateway);
+      await fetch(`${backend.url}/api/v1/demo/revoke`, { method: "POST", body: JSON.stringify({ device_session_id: device.id }) });
+      const err = await callError(createClient(EdgeGateway, transports[transport](gateway)).executeCommand(signedRequest(device)));
+      assert.equal(err.code, Code.Unauthenticated);
+      assert.match(err.rawMessage, /^session_revoked/);
+    });
+
+    test(`${transport}: replayed_request`, async () => {
+      const device = await registerDevice(gateway);
+      const client = createClient(EdgeGateway, transports[transport](gateway));
+      const req = signedRequest(device);
+      await client.executeCommand(req);
+      const err = await callError(client.executeCommand(req));
+      assert.equal(err.code, Code.AlreadyExists);
+      assert.match(err.rawMessage, /^replayed_request/);
+    });
+
+    test(`${transport}: backend statuses map to codes and reasons`, async () => {
+      const device = await registerDevice(gateway);
+      const client = createClient(EdgeGateway, transports[transport](gateway));
+      for (const [http, code, reason] of [
+        [400, Code.InvalidArgument, "backend_rejected"], [401, Code.PermissionDenied, "backend_denied"],
+        [403, Code.PermissionDenied, "backend_denied"], [404, Code.NotFound, "backend_not_found"],
+        [409, Code.Aborted, "backend_conflict"], [429, Code.ResourceExhausted, "backend_throttled"],
+        [500, Code.Unavailable, "backend_unavailable"], [503, Code.Unavailable, "backend_unavailable"],
+      ]) {
+        await fetch(`${backend.url}/api/v1/demo/fail-next`, { method: "POST", body: JSON.stringify({ status: http }) });
+        const err = await callError(client.executeCommand(signedRequest(device)));
+        assert.equal(err.code, code, `HTTP ${http}`);
+        assert.match(err.rawMessage, new RegExp(`^${reason}`), `HTTP ${http}`);
+      }
+    });
+  }
+
+  test("rate_limited, with a retry hint", async () => {
+    const limited = await startGateway(backend.url, "memory", { EDGEPIPE_SESSION_RATE: "1", EDGEPIPE_SESSION_BURST: "2" });
+    const device = await registerDevice(limited);
+    const client = createClient(EdgeGateway, transports.gRPC(limited));
+    await client.executeCommand(signedRequest(device));
+    await client.executeCommand(signedRequest(device));
+    let trailers;
+    const err = await callError(client.executeCommand(signedRequest(device), { onTrailer: (t) => (trailers = t) }));
+    assert.equal(err.code, Code.ResourceExhausted);
+    assert.match(err.rawMessage, /^rate_limited/);
+    assert.ok(Number((trailers ?? err.metadata).get("grpc-retry-pushback-ms")) > 0);
+    limited.child.kill("SIGTERM");
+  });
+
+  test("backend_unavailable when the backend does not answer", async () => {
+    const port = await freePort();
+    const orphan = await startGateway(`http://127.0.0.1:${port}`);
+    const device = { id: "ds_any", privateKey: crypto.generateKeyPairSync("ed25519").privateKey };
+    const err = await callError(createClient(EdgeGateway, transports.gRPC(orphan)).executeCommand(signedRequest(device)));
+    assert.equal(err.code, Code.Unavailable);
+    assert.match(err.rawMessage, /^backend_unavailable/);
+    orphan.child.kill("SIGTERM");
+  });
+
+  test("replay_store_unavailable when Redis is gone, and recovery when it returns", async () => {
+    const own = await startRedis();
+    const g = await startGateway(backend.url, own.url);
+    const device = await registerDevice(g);
+    const client = createClient(EdgeGateway, transports.gRPC(g));
+    await client.executeCommand(signedRequest(device));
+    own.child.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    const err = await callError(client.executeCommand(signedRequest(device)));
+    assert.equal(err.code, Code.Unavailable);
+    assert.match(err.rawMessage, /^replay_store_unavailable/);
+    g.child.kill("SIGTERM");
+  });
+});
+
+test("two gateways sharing one Redis: a request accepted by one is a replay at the other", async () => {
+  const second = await startGateway(backend.url, redis.url);
+  const device = await registerDevice(gateway);
+  const req = signedRequest(device);
+  await createClient(EdgeGateway, transports.gRPC(gateway)).executeCommand(req);
+  const err = await callError(createClient(EdgeGateway, transports.gRPC(second)).executeCommand(req));
+  assert.equal(err.code, Code.AlreadyExists);
+  assert.match(err.rawMessage, /^replayed_request/);
+  second.child.kill("SIGTERM");
+});
+
+describe("public auth passthrough", () => {
+  test("identity headers a client sends never reach the backend; X-Forwarded-For is appended", async () => {
+    const res = await fetch(`${gateway.public}/api/v1/public/auth/echo-headers?x=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-user-id": "mallory", "x-device-session-id": "ds_forged", "x-forwarded-for": "10.9.8.7" },
+      body: '{"a":1}',
+    });
+    assert.equal(res.status, 200);
+    const seen = await res.json();
+    const headers = Object.fromEntries(Object.entries(seen.headers).map(([k, v]) => [k.toLowerCase(), v]));
+    assert.equal(headers["x-user-id"], undefined);
+    assert.equal(headers["x-device-session-id"], undefined);
+    assert.equal(headers["x-forwarded-for"], "10.9.8.7, 127.0.0.1");
+    assert.equal(headers["content-type"], "application/json");
+    assert.equal(seen.target, "/api/v1/public/auth/echo-headers?x=1");
+    assert.equal(seen.body, '{"a":1}');
+  });
+
+  test("bodies over 64 KiB are 413", async () => {
+    const res = await fetch(`${gateway.public}/api/v1/public/auth/register`, { method: "POST", body: "x".repeat(65 * 1024) });
+    assert.equal(res.status, 413);
+  });
+
+  test("past the per-IP burst: 429 with Retry-After", async () => {
+    const g = await startGateway(backend.url, "memory", { EDGEPIPE_PUBLIC_RATE: "1", EDGEPIPE_PUBLIC_BURST: "2" });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${g.public}/api/v1/public/auth/echo-headers`)).status);
+    assert.deepEqual(statuses, [200, 200, 429]);
+    const last = await fetch(`${g.public}/api/v1/public/auth/echo-headers`);
+    assert.ok(Number(last.headers.get("retry-after")) >= 1);
+    g.child.kill("SIGTERM");
+  });
+
+  test("a backend that does not answer is 502", async () => {
+    const g = await startGateway(`http://127.0.0.1:${await freePort()}`);
+    assert.equal((await fetch(`${g.public}/api/v1/public/auth/register`, { method: "POST", body: "{}" })).status, 502);
+    g.child.kill("SIGTERM");
+  });
+});
+
+describe("operating it", () => {
+  test("healthz is 200; readyz names each check", async () => {
+    assert.equal((await fetch(`${gateway.public}/healthz`)).status, 200);
+    const ready = await fetch(`${gateway.public}/readyz`);
+    const body = await ready.json();
+    assert.equal(body.replay_store, "ok");
+    // The push stream adapter is not built yet, so the gateway says it is not ready.
+    assert.equal(ready.status, body.push_stream === "ok" ? 200 : 503);
+  });
+
+  test("--help lists every setting with its default", () => {
+    const r = spawnSync(GATEWAY, ["--help"], { encoding: "utf8" });
+    assert.equal(r.status, 0);
+    for (const flag of ["--backend-url", "--backend-push-addr", "--redis-url", "--signer-key-file", "--signer-key-id",
+      "--public-addr", "--edge-addr", "--admin-addr", "--freshness-window-ms", "--session-rate", "--session-burst",
+      "--user-rate", "--user-burst", "--public-rate", "--public-burst", "--max-payload-bytes", "--backend-timeout-ms",
+      "--cors-origins", "--log-format", "--otlp-endpoint", "--drain-timeout-ms"])
+      assert.ok(r.stdout.includes(flag), flag);
+    assert.match(r.stdout, /default: 60000/);
+  });
+
+  const required = {
+    EDGEPIPE_BACKEND_URL: "http://127.0.0.1:1",
+    EDGEPIPE_BACKEND_PUSH_ADDR: "127.0.0.1:1",
+    EDGEPIPE_REDIS_URL: "memory",
+    EDGEPIPE_SIGNER_KEY_FILE: keyFile,
+  };
+  for (const missing of Object.keys(required)) {
+    test(`start-up is refused without ${missing}`, () => {
+      const env = { ...required };
+      delete env[missing];
+      const r = runGateway(env);
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr.trim().split("\n").length, 1, "one line");
+      assert.match(r.stderr, new RegExp(missing));
+    });
+  }
+
+  test("start-up is refused with a malformed setting, a bad key file, or an unreachable Redis", async () => {
+    for (const [env, names] of [
+      [{ EDGEPIPE_BACKEND_URL: "ftp://x" }, /EDGEPIPE_BACKEND_URL/],
+      [{ EDGEPIPE_FRESHNESS_WINDOW_MS: "-3" }, /EDGEPIPE_FRESHNESS_WINDOW_MS/],
+      [{ EDGEPIPE_SIGNER_KEY_FILE: path.join(work, "missing.pem") }, /EDGEPIPE_SIGNER_KEY_FILE/],
+      [{ EDGEPIPE_REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, /EDGEPIPE_REDIS_URL.*PING/],
+    ]) {
+      const r = runGateway({ ...required, ...env });
+      assert.equal(r.status, 2, JSON.stringify(env));
+      assert.match(r.stderr, names);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+    }
+    const notEd25519 = path.join(work, "rsa.pem");
+    spawnSync("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", notEd25519]);
+    const r = runGateway({ ...required, EDGEPIPE_SIGNER_KEY_FILE: notEd25519 });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /EDGEPIPE_SIGNER_KEY_FILE: the private key is not an Ed25519 key/);
+  });
+
+  test("a Redis with an evicting maxmemory-policy is refused", async () => {
+    const evicting = await startRedis(["--maxmemory-policy", "allkeys-lru"]);
+    const r = runGateway({ ...required, EDGEPIPE_REDIS_URL: evicting.url });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /maxmemory-policy is allkeys-lru/);
+  });
+
+  test("SIGTERM drains and exits 0", async () => {
+    const g = await startGateway(backend.url);
+    const exited = new Promise((resolve) => g.child.on("exit", (code) => resolve(code)));
+    g.child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+  });
+});
