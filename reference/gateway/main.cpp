@@ -4,6 +4,9 @@
 #include "backend.hpp"
 #include "config.hpp"
 #include "public_api.hpp"
+#include "push_client.hpp"
+
+#include <edgepipe/push/hub.hpp>
 
 #include <edgepipe/clock.hpp>
 #include <edgepipe/crypto/signer.hpp>
@@ -32,8 +35,11 @@
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <optional>
 #include <string>
 
@@ -54,6 +60,28 @@ asio::ip::tcp::endpoint to_endpoint(edgepipe::reference::http_endpoint const& e)
   asio::ip::tcp::resolver resolver{resolver_io};
   auto results = resolver.resolve(e.host, std::to_string(e.port));
   return *results.begin();
+}
+
+// What a subscription that passed the chain is granted.
+struct subscription_ticket {
+  std::string user_id;
+};
+
+// The last stage of SubscribeEvents: the stream may join the push hub.
+struct grant_subscription_stage {
+  using stage_concept = edgepipe::stage_tag;
+  using requires_facts = edgepipe::facts<st::envelope, st::session, st::replay_reserved, st::rate_permitted>;
+  using provides_fact = subscription_ticket;
+  static constexpr std::string_view name = "push";
+
+  edgepipe::result<subscription_ticket> operator()(auto const& ctx) const {
+    return subscription_ticket{edgepipe::get<st::session>(ctx).user_id};
+  }
+};
+
+std::string random_id(std::string_view prefix) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::string{prefix} + std::to_string(rng());
 }
 
 // Everything the edge service needs, alive for the whole run.
@@ -93,6 +121,36 @@ struct gateway_state {
         st::response_signer_stage<edgepipe::system_clock>{&signer, &clock},
         st::routing_stage<edgepipe::reference::backend_commands>{&routes});
   }
+
+  // The same checks for SubscribeEvents, whose message type must be gateway.subscribe_events.
+  auto subscribe_chain() {
+    std::int64_t const window = config.freshness_window_ms;
+    return edgepipe::make_chain<st::received<gw::SignedRequest>>(
+        st::envelope_stage<gw::SignedRequest>{{config.max_payload_bytes, "gateway.subscribe_events"}},
+        st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
+        st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
+        st::replay_stage<ReplayStore>{&replay, 2 * window},
+        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
+        grant_subscription_stage{});
+  }
+
+  // An event as the contract signs it for one subscriber.
+  gw::SignedEvent sign_event(gw::SignedRequest const& subscribe, edgepipe::push::event const& e) {
+    gw::SignedEvent out;
+    out.set_event_id(e.event_id);
+    out.set_event_type(e.event_type);
+    out.set_payload(e.payload);
+    edgepipe::crypto::sha256_digest digest;
+    edgepipe::crypto::sha256(e.payload, digest);
+    out.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(digest)});
+    out.set_timestamp_ms(clock.now_ms());
+    out.set_subscription_id(subscribe.request_id());
+    out.set_key_id(signer.key_id());
+    out.set_signature(std::string{edgepipe::crypto::as_bytes(signer.sign_fields(edgepipe::crypto::event_signing_fields{
+        subscribe.device_session_id(), out.subscription_id(), out.event_id(), out.event_type(), out.timestamp_ms(),
+        out.payload_sha256()}))});
+    return out;
+  }
 };
 
 template <class ReplayStore>
@@ -118,17 +176,58 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
         co_return out;
       });
 
+  edgepipe::push::hub hub;
+  bool draining = false;
+  auto const subscribe = state.subscribe_chain();
+  edge.server_streaming<gw::SignedRequest, gw::SignedEvent>(
+      "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents",
+      [&](gw::SignedRequest const& req, edgepipe::transport::message_writer<gw::SignedEvent>& out,
+          edgepipe::transport::call_context&) -> asio::awaitable<edgepipe::status> {
+        auto r = co_await subscribe.run(st::received<gw::SignedRequest>{&req});
+        if (!r) co_return r.error();
+        if (draining) co_return edgepipe::push::draining;
+        edgepipe::push::subscription sub{io.get_executor(), r->user_id, req.device_session_id()};
+        hub.add(sub);
+        struct leave_hub {
+          edgepipe::push::hub& h;
+          edgepipe::push::subscription& s;
+          ~leave_hub() { h.remove(s); }
+        } guard{hub, sub};
+        // Named, not a braced temporary inside co_await: g++ 12 destroys those twice.
+        edgepipe::push::event const subscribed{random_id("evt_"), "gateway.subscribed", ""};
+        gw::SignedEvent const first = state.sign_event(req, subscribed);
+        if (auto s = co_await out.write(first); !s.ok()) co_return s;
+        for (;;) {
+          auto e = co_await sub.next();
+          if (!e) co_return sub.ended() ? sub.end_status() : edgepipe::status{edgepipe::code::canceled, "canceled"};
+          gw::SignedEvent const signed_event = state.sign_event(req, *e);
+          if (auto s = co_await out.write(signed_event); !s.ok()) co_return s;
+        }
+      });
+
+  char host[256] = "gateway";
+  ::gethostname(host, sizeof host - 1);
+  auto push = std::make_shared<edgepipe::reference::push_client>(
+      io.get_executor(), config.backend_push, std::string{host} + "-" + std::to_string(::getpid()),
+      [&](edgepipe::push::v1::PushEvent const& e) {
+        if (e.has_client_event()) {
+          auto const& c = e.client_event();
+          hub.deliver(c.user_id(), c.device_session_id(), {c.event_id(), c.event_type(), c.payload()});
+        } else if (e.has_session_invalidation()) {
+          auto const& v = e.session_invalidation();
+          hub.invalidate(v.user_id(), v.device_session_id());
+        }
+      });
+  push->start();
+
   edgepipe::transport::server_options edge_options;
   edge_options.cors_origins = config.cors_origins;
   edge_options.drain_timeout = std::chrono::milliseconds{config.drain_timeout_ms};
   edgepipe::transport::server edge_server{io.get_executor(), edge, edge_options};
 
-  bool draining = false;
-  edgepipe::reference::public_api api{io.get_executor(), config, signer,
-                                      [&] {
-                                        // The push stream adapter is not built yet: readiness says so.
-                                        return edgepipe::reference::readiness{replay_ready(), false, draining};
-                                      }};
+  edgepipe::reference::public_api api{io.get_executor(), config, signer, [&] {
+    return edgepipe::reference::readiness{replay_ready(), push->open(), draining};
+  }};
   edgepipe::reference::http_server::options public_options;
   public_options.max_body_bytes = 64 * 1024;  // public auth bodies; larger is 413
   edgepipe::reference::http_server public_server{
@@ -155,11 +254,13 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
     if (ec) return;
     spdlog::info("signal {}: draining", signal);
     draining = true;
+    hub.drain();  // live subscriptions end with unavailable · draining
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
           public_server.stop();
           co_await edge_server.shutdown();
+          push->stop();
           io.stop();
         },
         asio::detached);

@@ -58,20 +58,20 @@ async function startRedis(extra = []) {
   return { port, url: `redis://127.0.0.1:${port}`, child };
 }
 
-async function startBackend() {
-  const child = spawn(BACKEND, ["--rest-addr", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+async function startBackend(rest = "127.0.0.1:0", push = "127.0.0.1:0") {
+  const child = spawn(BACKEND, ["--rest-addr", rest, "--push-addr", push], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
-  const m = await waitForLine(child, /listening on ([\d.]+):(\d+)/);
-  return { url: `http://127.0.0.1:${m[2]}`, child };
+  const m = await waitForLine(child, /listening on ([\d.]+):(\d+) push ([\d.]+):(\d+)/);
+  return { url: `http://127.0.0.1:${m[2]}`, rest: `127.0.0.1:${m[2]}`, push: `127.0.0.1:${m[4]}`, child };
 }
 
-async function startGateway(backendUrl, redisUrl = "memory", env = {}) {
+async function startGateway(backendUrl, redisUrl = "memory", env = {}, pushAddr = backend?.push ?? "127.0.0.1:1") {
   const child = spawn(GATEWAY, [], {
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "inherit"],
     env: {
       ...process.env,
       EDGEPIPE_BACKEND_URL: backendUrl,
-      EDGEPIPE_BACKEND_PUSH_ADDR: "127.0.0.1:1",
+      EDGEPIPE_BACKEND_PUSH_ADDR: pushAddr,
       EDGEPIPE_REDIS_URL: redisUrl,
       EDGEPIPE_SIGNER_KEY_FILE: keyFile,
       EDGEPIPE_PUBLIC_ADDR: "127.0.0.1:0",
@@ -97,6 +97,9 @@ const sha256 = (b) => crypto.createHash("sha256").update(b).digest();
 
 function requestInput(r) {
   return Buffer.concat([Buffer.from("edgepipe.v1.request\0"), lp(r.deviceSessionId), lp(r.messageType), lp(r.requestId), i64(r.timestampMs), Buffer.from(r.payloadSha256)]);
+}
+function eventInput(deviceSessionId, e) {
+  return Buffer.concat([Buffer.from("edgepipe.v1.event\0"), lp(deviceSessionId), lp(e.subscriptionId), lp(e.eventId), lp(e.eventType), i64(e.timestampMs), Buffer.from(e.payloadSha256)]);
 }
 function responseInput(deviceSessionId, r) {
   return Buffer.concat([Buffer.from("edgepipe.v1.response\0"), lp(deviceSessionId), lp(r.requestId), lp(r.resultCode), i64(r.timestampMs), Buffer.from(r.payloadSha256)]);
@@ -327,13 +330,23 @@ describe("public auth passthrough", () => {
 });
 
 describe("operating it", () => {
-  test("healthz is 200; readyz names each check", async () => {
+  test("healthz is 200; readyz follows the push stream and names each check", { timeout: 60000 }, async () => {
     assert.equal((await fetch(`${gateway.public}/healthz`)).status, 200);
-    const ready = await fetch(`${gateway.public}/readyz`);
-    const body = await ready.json();
-    assert.equal(body.replay_store, "ok");
-    // The push stream adapter is not built yet, so the gateway says it is not ready.
-    assert.equal(ready.status, body.push_stream === "ok" ? 200 : 503);
+    const own = await startBackend();
+    const g = await startGateway(own.url, "memory", {}, own.push);
+    const readyz = async () => (await fetch(`${g.public}/readyz`)).status;
+    const until = async (status) => {
+      for (let i = 0; i < 200 && (await readyz()) !== status; i++) await new Promise((r) => setTimeout(r, 50));
+      return readyz();
+    };
+    assert.equal(await until(200), 200, "ready once the push stream is open");
+    own.child.kill("SIGKILL");
+    assert.equal(await until(503), 503, "not ready while the push stream is down");
+    const body = await (await fetch(`${g.public}/readyz`)).json();
+    assert.deepEqual(body, { replay_store: "ok", push_stream: "closed", draining: false });
+    await startBackend(own.rest, own.push);  // the same addresses: the gateway reconnects by itself
+    assert.equal(await until(200), 200, "ready again after reconnecting");
+    g.child.kill("SIGTERM");
   });
 
   test("--help lists every setting with its default", () => {
@@ -394,6 +407,117 @@ describe("operating it", () => {
     const g = await startGateway(backend.url);
     const exited = new Promise((resolve) => g.child.on("exit", (code) => resolve(code)));
     g.child.kill("SIGTERM");
+    assert.equal(await exited, 0);
+  });
+});
+
+describe("subscriptions", () => {
+  async function subscribe(g, device, transport = "gRPC") {
+    const client = createClient(EdgeGateway, transports[transport](g));
+    const req = signedRequest(device, { type: "gateway.subscribe_events", payload: Buffer.alloc(0) });
+    const abort = new AbortController();
+    const iterator = client.subscribeEvents(req, { signal: abort.signal })[Symbol.asyncIterator]();
+    return { req, abort, next: () => iterator.next() };
+  }
+  const verifyEvent = async (g, device, sub, e) => {
+    const { key } = await gatewayKey(g);
+    assert.equal(e.subscriptionId, sub.req.requestId);
+    assert.deepEqual(Buffer.from(e.payloadSha256), sha256(e.payload));
+    assert.ok(crypto.verify(null, eventInput(device.id, e), key, Buffer.from(e.signature)), "event signature verifies");
+  };
+
+  for (const transport of ["gRPC", "Connect JSON h2c", "gRPC-Web HTTP/1.1"]) {
+    test(`${transport}: subscribed first, then pushed events, all signed`, async () => {
+      const device = await registerDevice(gateway, `sub-${transport}`);
+      const sub = await subscribe(gateway, device, transport);
+      const first = (await sub.next()).value;
+      assert.equal(first.eventType, "gateway.subscribed");
+      assert.equal(first.payload.length, 0);
+      await verifyEvent(gateway, device, sub, first);
+
+      await fetch(`${backend.url}/api/v1/demo/push`, { method: "POST", body: JSON.stringify({ user_id: device.user, event_type: "chat.message", payload: "hello" }) });
+      const pushed = (await sub.next()).value;
+      assert.equal(pushed.eventType, "chat.message");
+      assert.equal(Buffer.from(pushed.payload).toString(), "hello");
+      await verifyEvent(gateway, device, sub, pushed);
+
+      // A command whose handler pushes: lobby.join.
+      await createClient(EdgeGateway, transports.gRPC(gateway)).executeCommand(signedRequest(device, { type: "lobby.join" }));
+      const joined = (await sub.next()).value;
+      assert.equal(joined.eventType, "lobby.joined");
+      sub.abort.abort();
+    });
+  }
+
+  test("events for one device session do not reach the user's other sessions", async () => {
+    const a = await registerDevice(gateway, "sharing");
+    const b = await registerDevice(gateway, "sharing");
+    const subA = await subscribe(gateway, a);
+    const subB = await subscribe(gateway, b);
+    await subA.next();
+    await subB.next();
+    await fetch(`${backend.url}/api/v1/demo/push`, { method: "POST", body: JSON.stringify({ user_id: "sharing", device_session_id: b.id, event_type: "only.b", payload: "" }) });
+    await fetch(`${backend.url}/api/v1/demo/push`, { method: "POST", body: JSON.stringify({ user_id: "sharing", event_type: "both", payload: "" }) });
+    assert.equal((await subA.next()).value.eventType, "both");
+    assert.equal((await subB.next()).value.eventType, "only.b");
+    assert.equal((await subB.next()).value.eventType, "both");
+    subA.abort.abort();
+    subB.abort.abort();
+  });
+
+  test("SubscribeEvents requires message_type gateway.subscribe_events", async () => {
+    const device = await registerDevice(gateway);
+    const client = createClient(EdgeGateway, transports.gRPC(gateway));
+    const err = await (async () => {
+      try {
+        for await (const _ of client.subscribeEvents(signedRequest(device))) assert.fail("no event expected");
+      } catch (e) {
+        return ConnectError.from(e);
+      }
+    })();
+    assert.equal(err.code, Code.InvalidArgument);
+    assert.match(err.rawMessage, /^malformed_envelope/);
+  });
+
+  test("revocation ends live streams within one second", async () => {
+    const device = await registerDevice(gateway, "revoked-user");
+    const sub = await subscribe(gateway, device);
+    await sub.next();
+    const started = Date.now();
+    await fetch(`${backend.url}/api/v1/demo/revoke`, { method: "POST", body: JSON.stringify({ device_session_id: device.id }) });
+    const err = await sub.next().then(() => assert.fail("the stream should end"), (e) => ConnectError.from(e));
+    assert.ok(Date.now() - started < 1000, `ended after ${Date.now() - started} ms`);
+    assert.equal(err.code, Code.Unauthenticated);
+    assert.match(err.rawMessage, /^session_revoked/);
+  });
+
+  test("a dropped push stream reconnects and delivery resumes", async () => {
+    const device = await registerDevice(gateway, "resume-user");
+    const sub = await subscribe(gateway, device);
+    await sub.next();
+    await fetch(`${backend.url}/api/v1/demo/drop-push`, { method: "POST" });
+    await new Promise((r) => setTimeout(r, 50));
+    // Push until one arrives: events sent while the stream is down are not queued by the demo backend.
+    let got;
+    const pending = sub.next();  // one read, kept across tries: an abandoned next() would swallow the event
+    for (let i = 0; i < 100 && !got; i++) {
+      await fetch(`${backend.url}/api/v1/demo/push`, { method: "POST", body: JSON.stringify({ user_id: "resume-user", event_type: `after.drop`, payload: "" }) });
+      got = await Promise.race([pending.then((r) => r.value), new Promise((r) => setTimeout(() => r(undefined), 100))]);
+    }
+    assert.equal(got?.eventType, "after.drop");
+    sub.abort.abort();
+  });
+
+  test("SIGTERM with a live stream: it ends with draining, exit status 0", async () => {
+    const g = await startGateway(backend.url, "memory");
+    const device = await registerDevice(g, "drain-user");
+    const sub = await subscribe(g, device);
+    await sub.next();
+    const exited = new Promise((resolve) => g.child.on("exit", (code) => resolve(code)));
+    g.child.kill("SIGTERM");
+    const err = await sub.next().then(() => assert.fail("the stream should end"), (e) => ConnectError.from(e));
+    assert.equal(err.code, Code.Unavailable);
+    assert.match(err.rawMessage, /^draining/);
     assert.equal(await exited, 0);
   });
 });

@@ -81,6 +81,10 @@ class message_writer {
  public:
   explicit message_writer(detail::call& c) noexcept : call_{&c} {}
 
+  // Sends the response headers at once, so the client knows the stream was accepted
+  // before the first message (otherwise they go with it).
+  void send_headers() { call_->send_headers(); }
+
   boost::asio::awaitable<status> write(Message const& m) {
     if (status s = protocol::encode_message(call_->info().type.codec, m, buffer_); !s.ok()) co_return s;
     co_return co_await call_->write_message(buffer_);

@@ -242,6 +242,10 @@ class call : public std::enable_shared_from_this<call> {
     if (sink_ != nullptr) send_ending();
   }
 
+  // Sends the response headers now, before any message (streaming calls; Connect unary
+  // sends them with its status).
+  void send_headers() { send_headers_once(); }
+
   [[nodiscard]] bool finished() const noexcept { return finished_; }
   [[nodiscard]] bool peer_is_gone() const noexcept { return peer_gone_; }
   [[nodiscard]] status final_status() const noexcept { return final_status_; }
