@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../common/http_client.hpp"
+#include "../common/metrics.hpp"
 
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
@@ -16,6 +17,14 @@
 #include <string_view>
 
 namespace edgepipe::reference {
+
+// edgepipe_backend_requests_total{endpoint,code}: the HTTP status, or "error".
+inline void count_backend_call(metrics* m, char const* endpoint, http_client::outcome const& r) {
+  if (m == nullptr) return;
+  m->add("edgepipe_backend_requests_total",
+         {{"endpoint", endpoint},
+          {"code", r.error == http_client::failure::none ? std::to_string(r.res.result_int()) : std::string{"error"}}});
+}
 
 // Parses the body of a 200 answer from the sessions endpoint. Anything but an object
 // with four string fields is `malformed`.
@@ -40,7 +49,8 @@ inline stages::session_answer parse_session_body(std::string_view body) {
 // GET {backend}/api/v1/internal/sessions/{device_session_id}
 class backend_sessions {
  public:
-  backend_sessions(http_client& client, std::chrono::milliseconds timeout) : client_{&client}, timeout_{timeout} {}
+  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr)
+      : client_{&client}, timeout_{timeout}, metrics_{m} {}
 
   boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id) {
     namespace http = boost::beast::http;
@@ -48,6 +58,7 @@ class backend_sessions {
     http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
     req.set(http::field::accept, "application/json");
     auto r = co_await client_->send(std::move(req), timeout_);
+    count_backend_call(metrics_, "sessions", r);
     stages::session_answer a;
     if (r.error != http_client::failure::none) {
       a.kind = r.error == http_client::failure::too_large ? o::malformed : o::unreachable;
@@ -68,6 +79,7 @@ class backend_sessions {
  private:
   http_client* client_;
   std::chrono::milliseconds timeout_;
+  metrics* metrics_;
 };
 
 // The backend's HTTP status -> the command's status (contract section 5).
@@ -86,7 +98,8 @@ inline status command_status_of(unsigned http) noexcept {
 // POST {backend}/api/v1/internal/commands/{message_type}
 class backend_commands {
  public:
-  backend_commands(http_client& client, std::chrono::milliseconds timeout) : client_{&client}, timeout_{timeout} {}
+  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr)
+      : client_{&client}, timeout_{timeout}, metrics_{m} {}
 
   boost::asio::awaitable<result<stages::response>> execute(stages::command const& c) {
     namespace http = boost::beast::http;
@@ -97,6 +110,7 @@ class backend_commands {
     req.set("X-Request-Id", std::string{c.request_id});
     req.body().assign(c.payload);
     auto r = co_await client_->send(std::move(req), timeout_);
+    count_backend_call(metrics_, "commands", r);
     if (r.error != http_client::failure::none) co_return status{code::unavailable, "backend_unavailable"};
     auto const http_status = r.res.result_int();
     if (http_status < 200 || http_status > 299) co_return command_status_of(http_status);
@@ -110,6 +124,7 @@ class backend_commands {
  private:
   http_client* client_;
   std::chrono::milliseconds timeout_;
+  metrics* metrics_;
 };
 
 }  // namespace edgepipe::reference

@@ -1,6 +1,7 @@
 // edgepipe-gateway: the contract's chain (section 4) over the library's server, with the
 // backend REST adapter, the replay store (memory or Redis) and the public listener.
 #include "../common/http_server.hpp"
+#include "../common/metrics.hpp"
 #include "backend.hpp"
 #include "config.hpp"
 #include "public_api.hpp"
@@ -79,6 +80,43 @@ struct grant_subscription_stage {
   }
 };
 
+// Records each stage's rejections, and the replay stage's outcome, as metrics.
+struct metrics_observer {
+  edgepipe::reference::metrics* m;
+  struct token {};
+  template <class Stage>
+  token stage_started(Stage const&) noexcept {
+    return {};
+  }
+  template <class Stage>
+  void stage_finished(Stage const&, token, edgepipe::status const& s) noexcept {
+    if (!s.ok())
+      m->add("edgepipe_rejections_total", {{"stage", std::string{Stage::name}}, {"reason", std::string{s.reason()}}});
+    if (Stage::name == std::string_view{"replay"})
+      m->add("edgepipe_replay_reservations_total",
+             {{"result", s.ok() ? "reserved" : s.reason() == "replayed_request" ? "replayed" : "unavailable"}});
+  }
+};
+
+std::string_view protocol_name(edgepipe::protocol::rpc_protocol p) {
+  switch (p) {
+    case edgepipe::protocol::rpc_protocol::connect: return "connect";
+    case edgepipe::protocol::rpc_protocol::grpc: return "grpc";
+    case edgepipe::protocol::rpc_protocol::grpc_web: return "grpc_web";
+  }
+  return "unknown";
+}
+
+void describe_metrics(edgepipe::reference::metrics& m) {
+  m.describe("edgepipe_requests_total", "counter", "Edge calls by procedure, protocol and final code.");
+  m.describe("edgepipe_request_duration_seconds", "histogram", "Time from request to final status, by procedure.");
+  m.describe("edgepipe_rejections_total", "counter", "Calls a verification stage rejected, by stage and reason.");
+  m.describe("edgepipe_subscriptions_active", "gauge", "Live SubscribeEvents streams.");
+  m.describe("edgepipe_push_events_total", "counter", "Events from the backend's push stream, by kind and result.");
+  m.describe("edgepipe_backend_requests_total", "counter", "Backend REST calls by endpoint and HTTP status.");
+  m.describe("edgepipe_replay_reservations_total", "counter", "Replay reservations by result.");
+}
+
 std::string random_id(std::string_view prefix) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::string{prefix} + std::to_string(rng());
@@ -96,16 +134,18 @@ struct gateway_state {
   edgepipe::reference::backend_commands commands;
   st::session_and_user_limiter limiter;
   st::route_table<edgepipe::reference::backend_commands> routes;
+  edgepipe::reference::metrics& metrics;
 
   gateway_state(asio::any_io_executor ex, gateway_config const& c, edgepipe::crypto::ed25519_signer const& s,
-                ReplayStore& r)
+                ReplayStore& r, edgepipe::reference::metrics& m)
       : config{c},
         signer{s},
         replay{r},
         backend_client{ex, c.backend},
-        sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}},
-        commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}},
-        limiter{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}} {
+        sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m},
+        commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m},
+        limiter{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}},
+        metrics{m} {
     routes.add("user", commands).add("lobby", commands);
   }
 
@@ -156,14 +196,29 @@ struct gateway_state {
 template <class ReplayStore>
 int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::ed25519_signer const& signer,
           ReplayStore& replay, std::function<bool()> replay_ready) {
-  gateway_state<ReplayStore> state{io.get_executor(), config, signer, replay};
+  edgepipe::reference::metrics metrics;
+  describe_metrics(metrics);
+  gateway_state<ReplayStore> state{io.get_executor(), config, signer, replay, metrics};
+  // Counts a finished call and its duration.
+  auto record = [&](std::string_view procedure, edgepipe::transport::call_context const& ctx, edgepipe::code c,
+                    std::chrono::steady_clock::time_point started) {
+    std::string const p{procedure};
+    metrics.add("edgepipe_requests_total",
+                {{"procedure", p}, {"protocol", std::string{protocol_name(ctx.protocol())}},
+                 {"code", std::string{edgepipe::to_string(c)}}});
+    metrics.observe("edgepipe_request_duration_seconds", {{"procedure", p}},
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  };
   auto const execute = state.execute_chain();
 
   edgepipe::transport::router edge;
   edge.unary<gw::SignedRequest, gw::SignedResponse>(
       "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand",
-      [&](gw::SignedRequest const& req, edgepipe::transport::call_context&) -> asio::awaitable<edgepipe::result<gw::SignedResponse>> {
-        auto r = co_await execute.run(st::received<gw::SignedRequest>{&req});
+      [&](gw::SignedRequest const& req, edgepipe::transport::call_context& ctx) -> asio::awaitable<edgepipe::result<gw::SignedResponse>> {
+        auto const started = std::chrono::steady_clock::now();
+        metrics_observer observer{&metrics};
+        auto r = co_await execute.run_observed(observer, st::received<gw::SignedRequest>{&req});
+        record("edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", ctx, r ? edgepipe::code::ok : r.error().code(), started);
         if (!r) co_return r.error();
         gw::SignedResponse out;
         out.set_request_id(req.request_id());
@@ -182,9 +237,14 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
   edge.server_streaming<gw::SignedRequest, gw::SignedEvent>(
       "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents",
       [&](gw::SignedRequest const& req, edgepipe::transport::message_writer<gw::SignedEvent>& out,
-          edgepipe::transport::call_context&) -> asio::awaitable<edgepipe::status> {
-        auto r = co_await subscribe.run(st::received<gw::SignedRequest>{&req});
-        if (!r) co_return r.error();
+          edgepipe::transport::call_context& ctx) -> asio::awaitable<edgepipe::status> {
+        auto const started = std::chrono::steady_clock::now();
+        metrics_observer observer{&metrics};
+        auto r = co_await subscribe.run_observed(observer, st::received<gw::SignedRequest>{&req});
+        if (!r) {
+          record("edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", ctx, r.error().code(), started);
+          co_return r.error();
+        }
         if (draining) co_return edgepipe::push::draining;
         edgepipe::push::subscription sub{io.get_executor(), r->user_id, req.device_session_id()};
         hub.add(sub);
@@ -199,7 +259,11 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
         if (auto s = co_await out.write(first); !s.ok()) co_return s;
         for (;;) {
           auto e = co_await sub.next();
-          if (!e) co_return sub.ended() ? sub.end_status() : edgepipe::status{edgepipe::code::canceled, "canceled"};
+          if (!e) {
+            auto const end = sub.ended() ? sub.end_status() : edgepipe::status{edgepipe::code::canceled, "canceled"};
+            record("edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", ctx, end.code(), started);
+            co_return end;
+          }
           gw::SignedEvent const signed_event = state.sign_event(req, *e);
           if (auto s = co_await out.write(signed_event); !s.ok()) co_return s;
         }
@@ -212,10 +276,14 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
       [&](edgepipe::push::v1::PushEvent const& e) {
         if (e.has_client_event()) {
           auto const& c = e.client_event();
-          hub.deliver(c.user_id(), c.device_session_id(), {c.event_id(), c.event_type(), c.payload()});
+          edgepipe::push::event const pushed{c.event_id(), c.event_type(), c.payload()};
+          auto const n = hub.deliver(c.user_id(), c.device_session_id(), pushed);
+          metrics.add("edgepipe_push_events_total", {{"kind", "client_event"}, {"result", n ? "delivered" : "no_subscriber"}});
         } else if (e.has_session_invalidation()) {
           auto const& v = e.session_invalidation();
-          hub.invalidate(v.user_id(), v.device_session_id());
+          auto const n = hub.invalidate(v.user_id(), v.device_session_id());
+          metrics.add("edgepipe_push_events_total",
+                      {{"kind", "session_invalidation"}, {"result", n ? "delivered" : "no_subscriber"}});
         }
       });
   push->start();
@@ -237,18 +305,18 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
       },
       public_options};
 
-  try {
-    edge_server.listen(to_endpoint(config.edge_addr));
-    public_server.listen(to_endpoint(config.public_addr));
-  } catch (std::exception const& e) {
-    return refuse(std::string{"cannot listen: "} + e.what());
-  }
-  edge_server.start();
-  public_server.start();
-  spdlog::info("edgepipe-gateway listening: public {}:{}, edge {}:{}, replay store {}", config.public_addr.host,
-               public_server.local_endpoint().port(), config.edge_addr.host, edge_server.local_endpoint().port(),
-               config.redis ? "redis" : "memory");
+  edgepipe::reference::http_server admin_server{
+      io.get_executor(),
+      [&](edgepipe::reference::http_request req, edgepipe::reference::request_context) -> asio::awaitable<edgepipe::reference::http_response> {
+        if (req.target() != "/metrics" || req.method() != edgepipe::reference::http::verb::get)
+          co_return edgepipe::reference::make_response(edgepipe::reference::http::status::not_found, "not found\n", "text/plain");
+        metrics.set("edgepipe_subscriptions_active", {}, static_cast<double>(hub.size()));
+        co_return edgepipe::reference::make_response(edgepipe::reference::http::status::ok, metrics.text(),
+                                                     "text/plain; version=0.0.4; charset=utf-8");
+      },
+      edgepipe::reference::http_server::options{}};
 
+  // Signals are handled before anything is announced: a SIGTERM right after start drains too.
   asio::signal_set signals{io, SIGTERM, SIGINT};
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
@@ -259,12 +327,30 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
         io,
         [&]() -> asio::awaitable<void> {
           public_server.stop();
+          admin_server.stop();
           co_await edge_server.shutdown();
           push->stop();
           io.stop();
         },
         asio::detached);
   });
+  try {
+    edge_server.listen(to_endpoint(config.edge_addr));
+    public_server.listen(to_endpoint(config.public_addr));
+    if (config.admin_addr) admin_server.listen(to_endpoint(*config.admin_addr));
+  } catch (std::exception const& e) {
+    return refuse(std::string{"cannot listen: "} + e.what());
+  }
+  edge_server.start();
+  public_server.start();
+  if (config.admin_addr) {
+    admin_server.start();
+    spdlog::info("admin listener on {}:{}", config.admin_addr->host, admin_server.local_endpoint().port());
+  }
+  spdlog::info("edgepipe-gateway listening: public {}:{}, edge {}:{}, replay store {}", config.public_addr.host,
+               public_server.local_endpoint().port(), config.edge_addr.host, edge_server.local_endpoint().port(),
+               config.redis ? "redis" : "memory");
+
   io.run();
   spdlog::info("edgepipe-gateway stopped");
   return 0;

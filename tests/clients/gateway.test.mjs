@@ -403,6 +403,46 @@ describe("operating it", () => {
     assert.match(r.stderr, /maxmemory-policy is allkeys-lru/);
   });
 
+  test("GET /metrics on the admin listener has the contract's families", async () => {
+    const child = spawn(GATEWAY, [], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, EDGEPIPE_BACKEND_URL: backend.url, EDGEPIPE_BACKEND_PUSH_ADDR: backend.push, EDGEPIPE_REDIS_URL: "memory",
+        EDGEPIPE_SIGNER_KEY_FILE: keyFile, EDGEPIPE_PUBLIC_ADDR: "127.0.0.1:0", EDGEPIPE_EDGE_ADDR: "127.0.0.1:0", EDGEPIPE_ADMIN_ADDR: "127.0.0.1:0" },
+    });
+    children.push(child);
+    const lines = createInterface({ input: child.stdout });
+    const ports = await new Promise((resolve) => {
+      const found = {};
+      lines.on("line", (line) => {
+        let m = /public [\d.]+:(\d+), edge [\d.]+:(\d+)/.exec(line);
+        if (m) Object.assign(found, { public: `http://127.0.0.1:${m[1]}`, edge: `http://127.0.0.1:${m[2]}` });
+        m = /admin listener on [\d.]+:(\d+)/.exec(line);
+        if (m) found.admin = `http://127.0.0.1:${m[1]}`;
+        if (found.admin && found.edge) resolve(found);
+      });
+    });
+    const device = await registerDevice(ports);
+    const client = createClient(EdgeGateway, transports.gRPC(ports));
+    await client.executeCommand(signedRequest(device));
+    await callError(client.executeCommand(signedRequest(device, { tamper: { after: (r) => (r.signature[3] ^= 1) } })));
+    const res = await fetch(`${ports.admin}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type"), /text\/plain; version=0.0.4/);
+    const text = await res.text();
+    for (const family of ["edgepipe_requests_total", "edgepipe_request_duration_seconds", "edgepipe_rejections_total",
+      "edgepipe_subscriptions_active", "edgepipe_push_events_total", "edgepipe_backend_requests_total", "edgepipe_replay_reservations_total"])
+      assert.match(text, new RegExp(`# TYPE ${family} `), family);
+    assert.match(text, /edgepipe_requests_total\{procedure="edgepipe.gateway.v1.EdgeGateway\/ExecuteCommand",protocol="grpc",code="ok"\} 1\n/);
+    assert.match(text, /edgepipe_requests_total\{procedure="[^"]+",protocol="grpc",code="unauthenticated"\} 1\n/);
+    assert.match(text, /edgepipe_rejections_total\{stage="signature",reason="signature_invalid"\} 1\n/);
+    assert.match(text, /edgepipe_replay_reservations_total\{result="reserved"\} 1\n/);
+    assert.match(text, /edgepipe_backend_requests_total\{endpoint="sessions",code="200"\} 2\n/);
+    assert.match(text, /_bucket\{procedure="[^"]+",le="0.0005"\} /);
+    assert.match(text, /edgepipe_request_duration_seconds_bucket\{procedure="[^"]+ExecuteCommand",le="\+Inf"\} 2/);
+    assert.match(text, /edgepipe_request_duration_seconds_count\{procedure="[^"]+ExecuteCommand"\} 2/);
+    child.kill("SIGTERM");
+  });
+
   test("SIGTERM drains and exits 0", async () => {
     const g = await startGateway(backend.url);
     const exited = new Promise((resolve) => g.child.on("exit", (code) => resolve(code)));
