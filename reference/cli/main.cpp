@@ -2,9 +2,14 @@
 //   edgepipe-cli keygen   --key FILE
 //   edgepipe-cli register --public URL --user USER --key FILE
 //   edgepipe-cli call     --edge URL --public URL --session ID --key FILE --type TYPE [--payload TEXT]
+//   edgepipe-cli subscribe --edge URL --public URL --session ID --key FILE [--count N]
 // `call` signs a SignedRequest with the device key, sends it over Connect (HTTP/1.1,
 // binary), verifies the SignedResponse against the gateway's published keys and prints it.
+// `subscribe` opens SubscribeEvents (Connect streaming over HTTP/1.1) and prints each
+// verified event as a JSON line until the stream ends (or N events arrived).
 #include "../common/http_client.hpp"
+
+#include <edgepipe/protocol/frame.hpp>
 
 #include <edgepipe/clock.hpp>
 #include <edgepipe/crypto/ed25519.hpp>
@@ -17,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -26,6 +32,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -123,23 +130,115 @@ int register_device(std::map<std::string, std::string>& o) {
   return 0;
 }
 
+edgepipe::gateway::v1::SignedRequest sign_request(edgepipe::crypto::ed25519_signer const& key, std::string const& session,
+                                                   std::string const& type, std::string const& payload) {
+  edgepipe::gateway::v1::SignedRequest r;
+  r.set_protocol_version(1);
+  r.set_device_session_id(session);
+  r.set_message_type(type);
+  r.set_payload(payload);
+  edgepipe::crypto::sha256_digest digest;
+  edgepipe::crypto::sha256(r.payload(), digest);
+  r.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(digest)});
+  r.set_timestamp_ms(edgepipe::system_clock{}.now_ms());
+  r.set_request_id(fresh_request_id());
+  r.set_signature(std::string{edgepipe::crypto::as_bytes(key.sign_fields(edgepipe::crypto::request_signing_fields{
+      r.device_session_id(), r.message_type(), r.request_id(), r.timestamp_ms(), r.payload_sha256()}))});
+  return r;
+}
+
+// The gateway's published key with this id, if any.
+std::optional<edgepipe::crypto::ed25519_public_key> published_key(asio::io_context& io, std::string const& public_url,
+                                                                   std::string const& key_id) {
+  http_client::request req{http::verb::get, "/api/v1/public/keys", 11};
+  auto keys = send(io, public_url, std::move(req));
+  auto json_keys = json::parse(keys.res.body(), nullptr, false);
+  if (!json_keys.is_object() || !json_keys["keys"].is_array()) return std::nullopt;
+  for (auto const& k : json_keys["keys"]) {
+    edgepipe::crypto::ed25519_public_key pk{};
+    if (k.value("key_id", "") == key_id && edgepipe::crypto::from_base64(k.value("public_key", ""), pk)) return pk;
+  }
+  return std::nullopt;
+}
+
+int subscribe(std::map<std::string, std::string>& o) {
+  for (auto k : {"--edge", "--public", "--session", "--key"})
+    if (!o.contains(k)) return fail(std::string{"subscribe needs "} + k);
+  auto key = load_key(o["--key"]);
+  long const want = o.contains("--count") ? std::stol(o["--count"]) : -1;
+  auto const request = sign_request(key, o["--session"], "gateway.subscribe_events", "");
+  auto edge = parse_http_url(o["--edge"]);
+  if (!edge) return fail("--edge: expected http://host:port");
+  asio::io_context io;
+  std::optional<edgepipe::crypto::ed25519_public_key> gateway_key;
+  asio::ip::tcp::socket socket{io};
+  asio::ip::tcp::resolver resolver{io};
+  asio::connect(socket, resolver.resolve(edge->host, std::to_string(edge->port)));
+  http::request<http::string_body> req{http::verb::post, "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", 11};
+  req.set(http::field::host, edge->host);
+  req.set(http::field::content_type, "application/connect+proto");
+  req.set("Connect-Protocol-Version", "1");
+  edgepipe::protocol::append_frame(req.body(), 0, request.SerializeAsString());
+  req.prepare_payload();
+  http::write(socket, req);
+
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::buffer_body> parser;
+  parser.body_limit(boost::none);
+  http::read_header(socket, buffer, parser);
+  if (parser.get().result_int() != 200) return fail("SubscribeEvents answered HTTP " + std::to_string(parser.get().result_int()));
+  edgepipe::protocol::frame_decoder decoder{{edgepipe::protocol::flag_compressed | edgepipe::protocol::flag_end_stream,
+                                             edgepipe::protocol::default_max_message_size, false}};
+  long seen = 0;
+  int exit_code = 0;
+  bool done = false;
+  char chunk[8192];
+  while (!done && !parser.is_done()) {
+    parser.get().body().data = chunk;
+    parser.get().body().size = sizeof chunk;
+    boost::system::error_code ec;
+    http::read(socket, buffer, parser, ec);
+    if (ec && ec != http::error::need_buffer) break;
+    std::size_t const n = sizeof chunk - parser.get().body().size;
+    auto s = decoder.feed(std::string_view{chunk, n}, [&](edgepipe::protocol::frame_view f) -> edgepipe::status {
+      if (f.flags & edgepipe::protocol::flag_end_stream) {  // {"error":{...}} or {}
+        std::printf("%s\n", json{{"stream_ended", json::parse(f.message, nullptr, false)}}.dump().c_str());
+        exit_code = f.message.size() > 2 ? 1 : 0;
+        done = true;
+        return {};
+      }
+      edgepipe::gateway::v1::SignedEvent e;
+      if (!e.ParseFromArray(f.message.data(), static_cast<int>(f.message.size())))
+        return edgepipe::status{edgepipe::code::internal, "not_an_event"};
+      if (!gateway_key) {
+        asio::io_context keys_io;
+        gateway_key = published_key(keys_io, o["--public"], e.key_id());
+      }
+      std::string input;
+      edgepipe::crypto::append_signing_input(input, edgepipe::crypto::event_signing_fields{
+          request.device_session_id(), e.subscription_id(), e.event_id(), e.event_type(), e.timestamp_ms(),
+          e.payload_sha256()});
+      edgepipe::crypto::sha256_digest d;
+      edgepipe::crypto::sha256(e.payload(), d);
+      bool const verified = gateway_key && edgepipe::crypto::digest_equals(d, e.payload_sha256()) &&
+                            edgepipe::crypto::ed25519_verify(e.signature(), input, edgepipe::crypto::as_bytes(*gateway_key));
+      std::printf("%s\n", json{{"event_type", e.event_type()}, {"event_id", e.event_id()}, {"payload", e.payload()},
+                                {"verified", verified}}.dump().c_str());
+      std::fflush(stdout);
+      if (!verified) exit_code = 3;
+      if (want > 0 && ++seen >= want) done = true;
+      return {};
+    });
+    if (!s.ok()) return fail("malformed stream");
+  }
+  return exit_code;
+}
+
 int call(std::map<std::string, std::string>& o) {
   for (auto k : {"--edge", "--public", "--session", "--key", "--type"})
     if (!o.contains(k)) return fail(std::string{"call needs "} + k);
   auto key = load_key(o["--key"]);
-  edgepipe::gateway::v1::SignedRequest signed_request;
-  signed_request.set_protocol_version(1);
-  signed_request.set_device_session_id(o["--session"]);
-  signed_request.set_message_type(o["--type"]);
-  signed_request.set_payload(o["--payload"]);
-  edgepipe::crypto::sha256_digest digest;
-  edgepipe::crypto::sha256(signed_request.payload(), digest);
-  signed_request.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(digest)});
-  signed_request.set_timestamp_ms(edgepipe::system_clock{}.now_ms());
-  signed_request.set_request_id(fresh_request_id());
-  signed_request.set_signature(std::string{edgepipe::crypto::as_bytes(key.sign_fields(edgepipe::crypto::request_signing_fields{
-      signed_request.device_session_id(), signed_request.message_type(), signed_request.request_id(),
-      signed_request.timestamp_ms(), signed_request.payload_sha256()}))});
+  auto const signed_request = sign_request(key, o["--session"], o["--type"], o["--payload"]);
 
   asio::io_context io;
   http_client::request req{http::verb::post, "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", 11};
@@ -187,7 +286,7 @@ int call(std::map<std::string, std::string>& o) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs("usage: edgepipe-cli keygen|register|call [--option value]...\n", stderr);
+    std::fputs("usage: edgepipe-cli keygen|register|call|subscribe [--option value]...\n", stderr);
     return 2;
   }
   auto o = options_of(argc, argv);
@@ -196,6 +295,7 @@ int main(int argc, char** argv) {
     if (command == "keygen") return keygen(o);
     if (command == "register") return register_device(o);
     if (command == "call") return call(o);
+    if (command == "subscribe") return subscribe(o);
   } catch (std::exception const& e) {
     return fail(e.what());
   }
