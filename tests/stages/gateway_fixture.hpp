@@ -124,7 +124,7 @@ struct gateway {
   ed25519_signer device_key = ed25519_signer::from_seed(device_seed, "device");
   ed25519_signer gateway_key = ed25519_signer::from_seed(gateway_seed, "k1");
   table_session_source sessions;
-  ReplayStore replay{[this] {  // built in place: stores hold mutexes and do not move
+  ReplayStore replay{[&] {  // built in place: stores hold mutexes and do not move
     if constexpr (std::is_constructible_v<ReplayStore, edgepipe::manual_clock const&>)
       return ReplayStore{clock};
     else
