@@ -26,6 +26,8 @@ after(async () => {
   assert.equal(await stopServer(server), 0);
 });
 
+// Under AddressSanitizer freed memory sits in quarantine on purpose: memory bounds mean nothing there.
+const sanitized = Boolean(process.env.EDGEPIPE_SANITIZED);
 const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.process.pid}/status`, "utf8"))[1]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -59,7 +61,7 @@ test("h2load: every unary gRPC call at 16 connections x 32 streams succeeds, and
 
   await sleep(500);
   const after = rssKiB();
-  assert.ok(after - baseline < 16 * 1024, `RSS went from ${baseline} KiB to ${after} KiB after ${requests} calls`);
+  if (!sanitized) assert.ok(after - baseline < 16 * 1024, `RSS went from ${baseline} KiB to ${after} KiB after ${requests} calls`);
 });
 
 test("a client that stops reading a fast stream does not grow the server's memory", { timeout: 60000 }, async () => {
@@ -87,7 +89,7 @@ test("a client that stops reading a fast stream does not grow the server's memor
   const stalled = rssKiB();
   // Unbounded, 3 s of 64 KiB writes would be gigabytes; bounded, the stream's high-water
   // mark plus the HTTP/2 windows.
-  assert.ok(stalled - before < 48 * 1024, `RSS grew by ${stalled - before} KiB while the client did not read`);
+  if (!sanitized) assert.ok(stalled - before < 48 * 1024, `RSS grew by ${stalled - before} KiB while the client did not read`);
   assert.ok(received < 32 << 20, "the client was not sent more than flow control allows");
   stream.close(http2.constants.NGHTTP2_CANCEL);
   session.close();
