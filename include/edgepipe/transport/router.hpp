@@ -45,16 +45,9 @@ class router {
     return add(std::move(path), rpc_kind::unary, options,
                [handler = std::move(handler)](std::shared_ptr<detail::call> c) -> boost::asio::awaitable<void> {
                  call_context ctx{*c};
-                 auto first = co_await c->next_message();
-                 if (!first) co_return c->finish(first.error());
-                 if (!*first) co_return c->finish(detail::call_errors::no_message);
-                 auto second = co_await c->next_message();
-                 if (!second) co_return c->finish(second.error());
-                 if (*second) co_return c->finish(detail::call_errors::two_messages);
-                 Req req;
-                 if (status s = protocol::decode_message(c->info().type.codec, **first, req); !s.ok())
-                   co_return c->finish(s);
-                 result<Resp> r = co_await handler(static_cast<Req const&>(req), ctx);
+                 result<Req> req = co_await single_request<Req>(*c);
+                 if (!req) co_return c->finish(req.error());
+                 result<Resp> r = co_await handler(static_cast<Req const&>(*req), ctx);
                  co_return co_await respond(*c, ctx, r);
                });
   }
@@ -65,17 +58,10 @@ class router {
     return add(std::move(path), rpc_kind::server_streaming, options,
                [handler = std::move(handler)](std::shared_ptr<detail::call> c) -> boost::asio::awaitable<void> {
                  call_context ctx{*c};
-                 auto first = co_await c->next_message();
-                 if (!first) co_return c->finish(first.error());
-                 if (!*first) co_return c->finish(detail::call_errors::no_message);
-                 auto second = co_await c->next_message();
-                 if (!second) co_return c->finish(second.error());
-                 if (*second) co_return c->finish(detail::call_errors::two_messages);
-                 Req req;
-                 if (status s = protocol::decode_message(c->info().type.codec, **first, req); !s.ok())
-                   co_return c->finish(s);
+                 result<Req> req = co_await single_request<Req>(*c);
+                 if (!req) co_return c->finish(req.error());
                  message_writer<Resp> writer{*c};
-                 status s = co_await handler(static_cast<Req const&>(req), writer, ctx);
+                 status s = co_await handler(static_cast<Req const&>(*req), writer, ctx);
                  c->finish(s, ctx.error_details(), ctx.trailers());
                });
   }
@@ -111,6 +97,21 @@ class router {
   }
 
  private:
+  // The one request message of a unary or server-streaming call: zero or two are
+  // `unimplemented`, as connect-go answers.
+  template <class Req>
+  static boost::asio::awaitable<result<Req>> single_request(detail::call& c) {
+    auto first = co_await c.next_message();
+    if (!first) co_return first.error();
+    if (!*first) co_return detail::call_errors::no_message;
+    auto second = co_await c.next_message();
+    if (!second) co_return second.error();
+    if (*second) co_return detail::call_errors::two_messages;
+    Req req;
+    if (status s = protocol::decode_message(c.info().type.codec, **first, req); !s.ok()) co_return s;
+    co_return req;
+  }
+
   template <class Resp>
   static boost::asio::awaitable<void> respond(detail::call& c, call_context& ctx, result<Resp> const& r) {
     if (!r) co_return c.finish(r.error(), ctx.error_details(), ctx.trailers());
