@@ -1,7 +1,7 @@
 // edgepipe-demo-backend: a small backend for contract section 5.
 //   POST /api/v1/public/auth/register   {"user_id","public_key"} -> {"device_session_id"}
 //   GET  /api/v1/internal/sessions/{id} the session, or 404
-//   POST /api/v1/internal/commands/{t}  user.echo, user.whoami, lobby.join
+//   POST /api/v1/internal/commands/{t}  user.echo, user.whoami, lobby.join, user.slow (500 ms)
 //   POST /api/v1/demo/revoke            {"device_session_id"}: revoked, and a SessionInvalidation pushed
 //   POST /api/v1/demo/push              {"user_id","device_session_id"?,"event_type","payload"}
 //   POST /api/v1/demo/drop-push         ends every push stream (gateways reconnect)
@@ -112,6 +112,12 @@ class demo_backend {
     if (path == "/api/v1/public/auth/register" && req.method() == http::verb::post) co_return register_device(req);
     if (path.starts_with("/api/v1/internal/sessions/") && req.method() == http::verb::get)
       co_return session(percent_decode(path.substr(std::string_view{"/api/v1/internal/sessions/"}.size())));
+    if (path == "/api/v1/internal/commands/user.slow" && req.method() == http::verb::post) {
+      // Answers after 500 ms: a call in flight for drain tests.
+      asio::steady_timer t{co_await asio::this_coro::executor, std::chrono::milliseconds{500}};
+      co_await t.async_wait(asio::use_awaitable);
+      co_return make_response(http::status::ok, req.body(), "application/octet-stream");
+    }
     if (path.starts_with("/api/v1/internal/commands/") && req.method() == http::verb::post)
       co_return command(path.substr(std::string_view{"/api/v1/internal/commands/"}.size()), req);
     if (path == "/api/v1/demo/revoke" && req.method() == http::verb::post) co_return revoke(req);

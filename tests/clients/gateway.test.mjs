@@ -239,43 +239,59 @@ describe("the contract's failure table, over the wire", () => {
     });
   }
 
-  test("rate_limited, with a retry hint", async () => {
-    const limited = await startGateway(backend.url, "memory", { EDGEPIPE_SESSION_RATE: "1", EDGEPIPE_SESSION_BURST: "2" });
-    const device = await registerDevice(limited);
-    const client = createClient(EdgeGateway, transports.gRPC(limited));
-    await client.executeCommand(signedRequest(device));
-    await client.executeCommand(signedRequest(device));
-    let trailers;
-    const err = await callError(client.executeCommand(signedRequest(device), { onTrailer: (t) => (trailers = t) }));
-    assert.equal(err.code, Code.ResourceExhausted);
-    assert.match(err.rawMessage, /^rate_limited/);
-    assert.ok(Number((trailers ?? err.metadata).get("grpc-retry-pushback-ms")) > 0);
-    limited.child.kill("SIGTERM");
-  });
+  for (const transport of ["Connect HTTP/1.1", "gRPC"]) {
+    test(`${transport}: rate_limited, with a retry hint`, async () => {
+      const limited = await startGateway(backend.url, "memory", { EDGEPIPE_SESSION_RATE: "1", EDGEPIPE_SESSION_BURST: "2" });
+      const device = await registerDevice(limited);
+      const client = createClient(EdgeGateway, transports[transport](limited));
+      await client.executeCommand(signedRequest(device));
+      await client.executeCommand(signedRequest(device));
+      let headers, trailers;
+      const err = await callError(client.executeCommand(signedRequest(device), { onHeader: (h) => (headers = h), onTrailer: (t) => (trailers = t) }));
+      assert.equal(err.code, Code.ResourceExhausted);
+      assert.match(err.rawMessage, /^rate_limited/);
+      const hint = transport === "gRPC" ? "grpc-retry-pushback-ms" : "retry-after-ms";
+      assert.ok(Number(err.metadata.get(hint) ?? trailers?.get(hint) ?? headers?.get(hint)) > 0, `${hint} present`);
+      limited.child.kill("SIGTERM");
+    });
 
-  test("backend_unavailable when the backend does not answer", async () => {
-    const port = await freePort();
-    const orphan = await startGateway(`http://127.0.0.1:${port}`);
-    const device = { id: "ds_any", privateKey: crypto.generateKeyPairSync("ed25519").privateKey };
-    const err = await callError(createClient(EdgeGateway, transports.gRPC(orphan)).executeCommand(signedRequest(device)));
-    assert.equal(err.code, Code.Unavailable);
-    assert.match(err.rawMessage, /^backend_unavailable/);
-    orphan.child.kill("SIGTERM");
-  });
+    test(`${transport}: backend_unavailable when the backend does not answer`, async () => {
+      const orphan = await startGateway(`http://127.0.0.1:${await freePort()}`);
+      const device = { id: "ds_any", privateKey: crypto.generateKeyPairSync("ed25519").privateKey };
+      const err = await callError(createClient(EdgeGateway, transports[transport](orphan)).executeCommand(signedRequest(device)));
+      assert.equal(err.code, Code.Unavailable);
+      assert.match(err.rawMessage, /^backend_unavailable/);
+      orphan.child.kill("SIGTERM");
+    });
 
-  test("replay_store_unavailable when Redis is gone, and recovery when it returns", async () => {
-    const own = await startRedis();
-    const g = await startGateway(backend.url, own.url);
-    const device = await registerDevice(g);
-    const client = createClient(EdgeGateway, transports.gRPC(g));
-    await client.executeCommand(signedRequest(device));
-    own.child.kill("SIGKILL");
-    await new Promise((r) => setTimeout(r, 200));
-    const err = await callError(client.executeCommand(signedRequest(device)));
-    assert.equal(err.code, Code.Unavailable);
-    assert.match(err.rawMessage, /^replay_store_unavailable/);
-    g.child.kill("SIGTERM");
-  });
+    test(`${transport}: replay_store_unavailable while Redis is gone, and readiness follows it`, async () => {
+      const own = await startRedis();
+      const g = await startGateway(backend.url, own.url);
+      const device = await registerDevice(g);
+      const client = createClient(EdgeGateway, transports[transport](g));
+      await client.executeCommand(signedRequest(device));
+      own.child.kill("SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      const err = await callError(client.executeCommand(signedRequest(device)));
+      assert.equal(err.code, Code.Unavailable);
+      assert.match(err.rawMessage, /^replay_store_unavailable/);
+      const ready = await fetch(`${g.public}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal((await ready.json()).replay_store, "unavailable");
+      // Redis back on the same port: the gateway reconnects and is ready again.
+      const back = spawn("redis-server", ["--port", String(own.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "ignore"] });
+      children.push(back);
+      await waitForLine(back, /Ready to accept connections/);
+      let status = 0;
+      for (let i = 0; i < 200 && status !== 200; i++) {
+        status = (await fetch(`${g.public}/readyz`)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(status, 200);
+      await client.executeCommand(signedRequest(device));
+      g.child.kill("SIGTERM");
+    });
+  }
 });
 
 test("two gateways sharing one Redis: a request accepted by one is a replay at the other", async () => {
@@ -548,16 +564,20 @@ describe("subscriptions", () => {
     sub.abort.abort();
   });
 
-  test("SIGTERM with a live stream: it ends with draining, exit status 0", async () => {
+  test("SIGTERM with a live stream and a slow call: the call completes, the stream ends with draining, exit 0", async () => {
     const g = await startGateway(backend.url, "memory");
     const device = await registerDevice(g, "drain-user");
     const sub = await subscribe(g, device);
     await sub.next();
+    const slow = createClient(EdgeGateway, transports.gRPC(g)).executeCommand(signedRequest(device, { type: "user.slow", payload: Buffer.from("slow") }));
+    await new Promise((r) => setTimeout(r, 150));  // the call is in flight at the backend
     const exited = new Promise((resolve) => g.child.on("exit", (code) => resolve(code)));
     g.child.kill("SIGTERM");
     const err = await sub.next().then(() => assert.fail("the stream should end"), (e) => ConnectError.from(e));
     assert.equal(err.code, Code.Unavailable);
     assert.match(err.rawMessage, /^draining/);
+    const res = await slow;
+    assert.equal(Buffer.from(res.payload).toString(), "slow");
     assert.equal(await exited, 0);
   });
 });

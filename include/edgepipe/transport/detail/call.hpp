@@ -407,8 +407,9 @@ class call : public std::enable_shared_from_this<call> {
       protocol::append_connect_error_json(body, s, details);
       h.insert(h.end(), extra_headers_.begin(), extra_headers_.end());
     }
-    // Connect unary trailers travel as headers prefixed "trailer-".
-    for (auto const& [k, v] : with_retry_hint(trailers, s, "retry-after-ms")) h.emplace_back("trailer-" + k, v);
+    // Connect unary trailers travel as headers prefixed "trailer-"; the retry hint is a
+    // plain header (once: clients merge headers and trailers into one metadata).
+    for (auto const& [k, v] : trailers) h.emplace_back("trailer-" + k, v);
     if (s.retry_after_ms() >= 0) h.emplace_back("retry-after-ms", std::to_string(s.retry_after_ms()));
     int const http = protocol::connect_http_status(s.code());
     sink_->start_response(http, std::move(h), body.empty());
