@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import http2 from "node:http2";
 import { createInterface } from "node:readline";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -562,6 +563,39 @@ describe("subscriptions", () => {
     }
     assert.equal(got?.eventType, "after.drop");
     sub.abort.abort();
+  });
+
+  test("a subscriber that stops reading is ended with slow_consumer; memory stays bounded", { timeout: 60000 }, async () => {
+    const device = await registerDevice(gateway, "slow-reader");
+    const session = http2.connect(gateway.edge);
+    const req = signedRequest(device, { type: "gateway.subscribe_events", payload: Buffer.alloc(0) });
+    const body = Buffer.from(toBinary(SignedRequest, req));
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
+    frame.writeUInt32BE(body.length, 1);
+    const stream = session.request({ ":method": "POST", ":path": "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", "content-type": "application/grpc", te: "trailers" });
+    let paused = false;
+    let trailers;
+    stream.on("trailers", (t) => (trailers = t));
+    stream.on("data", () => {
+      if (!paused) stream.pause();  // take the first event, then stop reading
+      paused = true;
+    });
+    stream.end(frame);
+    await new Promise((r) => setTimeout(r, 300));
+    // 64 KiB events: the transport's buffers and the HTTP/2 windows fill, then the hub's queue.
+    const payload = "p".repeat(64 * 1024);
+    for (let i = 0; i < 400; i++)
+      await fetch(`${backend.url}/api/v1/demo/push`, { method: "POST", body: JSON.stringify({ user_id: "slow-reader", event_type: "big", payload }) });
+    stream.resume();
+    const ended = await new Promise((resolve) => {
+      stream.on("end", () => resolve(true));
+      stream.on("close", () => resolve(true));
+      setTimeout(() => resolve(false), 20000).unref();
+    });
+    assert.ok(ended, "the stream was ended by the gateway");
+    assert.equal(trailers?.["grpc-status"], "8");
+    assert.match(decodeURIComponent(trailers?.["grpc-message"] ?? ""), /^slow_consumer/);
+    session.close();
   });
 
   test("SIGTERM with a live stream and a slow call: the call completes, the stream ends with draining, exit 0", async () => {
