@@ -108,6 +108,7 @@ class backend_commands {
     req.set("X-User-Id", std::string{c.user_id});
     req.set("X-Device-Session-Id", std::string{c.device_session_id});
     req.set("X-Request-Id", std::string{c.request_id});
+    if (!c.traceparent.empty()) req.set("traceparent", std::string{c.traceparent});
     req.body().assign(c.payload);
     auto r = co_await client_->send(std::move(req), timeout_);
     count_backend_call(metrics_, "commands", r);

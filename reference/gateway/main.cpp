@@ -217,7 +217,7 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
       [&](gw::SignedRequest const& req, edgepipe::transport::call_context& ctx) -> asio::awaitable<edgepipe::result<gw::SignedResponse>> {
         auto const started = std::chrono::steady_clock::now();
         metrics_observer observer{&metrics};
-        auto r = co_await execute.run_observed(observer, st::received<gw::SignedRequest>{&req});
+        auto r = co_await execute.run_observed(observer, st::received<gw::SignedRequest>{&req, ctx.header("traceparent")});
         record("edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", ctx, r ? edgepipe::code::ok : r.error().code(), started);
         if (!r) co_return r.error();
         gw::SignedResponse out;

@@ -306,6 +306,26 @@ test("two gateways sharing one Redis: a request accepted by one is a replay at t
   second.child.kill("SIGTERM");
 });
 
+test("a valid incoming traceparent reaches the backend; a malformed one is dropped", async () => {
+  const device = await registerDevice(gateway);
+  const client = createClient(EdgeGateway, transports.gRPC(gateway));
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  // The demo backend's user.echo reports the traceparent it received in the result code.
+  const traced = await client.executeCommand(signedRequest(device), { headers: { traceparent } });
+  assert.equal(traced.resultCode, `traced:${traceparent}`);
+  const bogus = await client.executeCommand(signedRequest(device), { headers: { traceparent: "00-zz-not-a-trace-01" } });
+  assert.equal(bogus.resultCode, "ok");
+});
+
+test("a client deadline bounds the call, backend included", async () => {
+  const device = await registerDevice(gateway);
+  const started = Date.now();
+  const err = await callError(createClient(EdgeGateway, transports["Connect HTTP/1.1"](gateway))
+    .executeCommand(signedRequest(device, { type: "user.slow" }), { timeoutMs: 150 }));
+  assert.equal(err.code, Code.DeadlineExceeded);
+  assert.ok(Date.now() - started < 450, "answered at the deadline, not when the backend finished");
+});
+
 describe("public auth passthrough", () => {
   test("identity headers a client sends never reach the backend; X-Forwarded-For is appended", async () => {
     const res = await fetch(`${gateway.public}/api/v1/public/auth/echo-headers?x=1`, {
