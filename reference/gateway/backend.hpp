@@ -46,6 +46,22 @@ inline stages::session_answer parse_session_body(std::string_view body) {
   return a;
 }
 
+// What the sessions endpoint's answer means: 200 with a well-formed body is `found`, 404
+// `not_found`, an oversized answer `malformed`, anything else (5xx, no answer) `unreachable`.
+inline stages::session_answer session_answer_of(http_client::outcome const& r) {
+  using o = stages::session_answer::outcome;
+  stages::session_answer a;
+  if (r.error != http_client::failure::none) {
+    a.kind = r.error == http_client::failure::too_large ? o::malformed : o::unreachable;
+    return a;
+  }
+  switch (r.res.result_int()) {
+    case 200: return parse_session_body(r.res.body());
+    case 404: a.kind = o::not_found; return a;
+    default: a.kind = o::unreachable; return a;
+  }
+}
+
 // GET {backend}/api/v1/internal/sessions/{device_session_id}
 class backend_sessions {
  public:
@@ -54,26 +70,11 @@ class backend_sessions {
 
   boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id) {
     namespace http = boost::beast::http;
-    using o = stages::session_answer::outcome;
     http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
     req.set(http::field::accept, "application/json");
     auto r = co_await client_->send(std::move(req), timeout_);
     count_backend_call(metrics_, "sessions", r);
-    stages::session_answer a;
-    if (r.error != http_client::failure::none) {
-      a.kind = r.error == http_client::failure::too_large ? o::malformed : o::unreachable;
-      co_return a;
-    }
-    auto const status = r.res.result_int();
-    if (status == 404) {
-      a.kind = o::not_found;
-      co_return a;
-    }
-    if (status != 200) {
-      a.kind = o::unreachable;  // 5xx and anything unexpected: the backend is not answering properly
-      co_return a;
-    }
-    co_return parse_session_body(r.res.body());
+    co_return session_answer_of(r);
   }
 
  private:
@@ -95,6 +96,19 @@ inline status command_status_of(unsigned http) noexcept {
   }
 }
 
+// What the commands endpoint's answer means: 2xx is the response (X-Result-Code, default
+// "ok", and the body as payload); anything else is the contract's status for it.
+inline result<stages::response> command_result_of(http_client::outcome& r) {
+  if (r.error != http_client::failure::none) return status{code::unavailable, "backend_unavailable"};
+  auto const http_status = r.res.result_int();
+  if (http_status < 200 || http_status > 299) return command_status_of(http_status);
+  stages::response out;
+  auto const result_code = r.res["X-Result-Code"];
+  out.result_code = result_code.empty() ? std::string{"ok"} : std::string{result_code};
+  out.payload = std::move(r.res.body());
+  return out;
+}
+
 // POST {backend}/api/v1/internal/commands/{message_type}
 class backend_commands {
  public:
@@ -112,14 +126,7 @@ class backend_commands {
     req.body().assign(c.payload);
     auto r = co_await client_->send(std::move(req), timeout_);
     count_backend_call(metrics_, "commands", r);
-    if (r.error != http_client::failure::none) co_return status{code::unavailable, "backend_unavailable"};
-    auto const http_status = r.res.result_int();
-    if (http_status < 200 || http_status > 299) co_return command_status_of(http_status);
-    stages::response out;
-    auto const result_code = r.res["X-Result-Code"];
-    out.result_code = result_code.empty() ? std::string{"ok"} : std::string{result_code};
-    out.payload = std::move(r.res.body());
-    co_return out;
+    co_return command_result_of(r);
   }
 
  private:

@@ -273,19 +273,7 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
   ::gethostname(host, sizeof host - 1);
   auto push = std::make_shared<edgepipe::reference::push_client>(
       io.get_executor(), config.backend_push, std::string{host} + "-" + std::to_string(::getpid()),
-      [&](edgepipe::push::v1::PushEvent const& e) {
-        if (e.has_client_event()) {
-          auto const& c = e.client_event();
-          edgepipe::push::event const pushed{c.event_id(), c.event_type(), c.payload()};
-          auto const n = hub.deliver(c.user_id(), c.device_session_id(), pushed);
-          metrics.add("edgepipe_push_events_total", {{"kind", "client_event"}, {"result", n ? "delivered" : "no_subscriber"}});
-        } else if (e.has_session_invalidation()) {
-          auto const& v = e.session_invalidation();
-          auto const n = hub.invalidate(v.user_id(), v.device_session_id());
-          metrics.add("edgepipe_push_events_total",
-                      {{"kind", "session_invalidation"}, {"result", n ? "delivered" : "no_subscriber"}});
-        }
-      });
+      [&](edgepipe::push::v1::PushEvent const& e) { edgepipe::reference::dispatch_push_event(e, hub, &metrics); });
   push->start();
 
   edgepipe::transport::server_options edge_options;

@@ -5,10 +5,7 @@
 #pragma once
 
 #include "../common/http_client.hpp"
-
-#include <edgepipe/protocol/frame.hpp>
-
-#include "push.pb.h"
+#include "push_events.hpp"
 
 #include <nghttp2/nghttp2.h>
 
@@ -110,7 +107,7 @@ class push_client : public std::enable_shared_from_this<push_client> {
     nghttp2_data_provider provider{};
     provider.read_callback = &read_request;
     stream_id_ = nghttp2_submit_request(session, nullptr, headers, std::size(headers), &provider, nullptr);
-    decoder_ = protocol::frame_decoder{{protocol::flag_compressed, protocol::default_max_message_size, false}};
+    decoder_ = push_event_decoder{};
     stream_closed_ = false;
     bool ever_open = false;
 
@@ -166,15 +163,9 @@ class push_client : public std::enable_shared_from_this<push_client> {
                      void* user) {
     auto& self = *static_cast<push_client*>(user);
     if (stream_id != self.stream_id_) return 0;
-    status s = self.decoder_.feed(std::string_view{reinterpret_cast<char const*>(data), len}, [&](protocol::frame_view f) {
-      edgepipe::push::v1::PushEvent event;
-      if (!event.ParseFromArray(f.message.data(), static_cast<int>(f.message.size()))) {
-        spdlog::warn("push stream: a message is not a PushEvent; ignored");
-        return status{};
-      }
-      self.on_event_(event);
-      return status{};
-    });
+    std::size_t const skipped = self.decoder_.skipped();
+    status s = self.decoder_.feed(std::string_view{reinterpret_cast<char const*>(data), len}, self.on_event_);
+    if (self.decoder_.skipped() != skipped) spdlog::warn("push stream: a message is not a PushEvent; ignored");
     if (!s.ok()) self.stream_closed_ = true;  // a broken stream: reopen it
     return 0;
   }
@@ -191,7 +182,7 @@ class push_client : public std::enable_shared_from_this<push_client> {
   event_handler on_event_;
   boost::asio::steady_timer timer_;
   std::optional<boost::asio::ip::tcp::socket> socket_;
-  protocol::frame_decoder decoder_;
+  push_event_decoder decoder_;
   std::string request_body_;
   std::size_t request_offset_ = 0;
   std::int32_t stream_id_ = -1;

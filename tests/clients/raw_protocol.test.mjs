@@ -199,6 +199,18 @@ describe("HTTP/1.1", () => {
     assert.equal(r.headers.connection, "close");
   });
 
+  test("Upgrade: h2c is ignored: the call is served over HTTP/1.1 (h2c is prior knowledge only)", async () => {
+    const r = await h1request(
+      "POST",
+      ECHO,
+      { "content-type": "application/json", connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAARAAAAAAAIAAAAA" },
+      JSON.stringify({ text: "upgrade?" }),
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.upgrade, undefined);
+    assert.match(r.body, /upgrade\?/);
+  });
+
   test("gRPC over HTTP/1.1 is 505", async () => {
     const r = await h1request("POST", ECHO, { "content-type": "application/grpc" }, frame(0, echoRequest("x")));
     assert.equal(r.status, 505);

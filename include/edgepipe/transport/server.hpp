@@ -133,7 +133,7 @@ class server {
       connections_.emplace_back(std::weak_ptr<detail::http2_connection>{c});
       co_await c->run(std::move(head));
     } else {
-      auto c = std::make_shared<detail::http1_connection>(std::move(socket), state_);
+      auto c = std::make_shared<detail::http1_connection>(boost::beast::tcp_stream{std::move(socket)}, state_);
       connections_.emplace_back(std::weak_ptr<detail::http1_connection>{c});
       co_await c->run(std::move(head));
     }

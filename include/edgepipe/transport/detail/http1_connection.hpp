@@ -10,6 +10,7 @@
 #include <edgepipe/transport/detail/call.hpp>
 #include <edgepipe/transport/detail/dispatch.hpp>
 #include <edgepipe/transport/detail/signal.hpp>
+#include <edgepipe/transport/detail/stream_ops.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -33,17 +34,16 @@
 
 namespace edgepipe::transport::detail {
 
-class http1_connection : public std::enable_shared_from_this<http1_connection> {
+// `Stream` is a Beast tcp_stream in the server (its expiry bounds each read and write),
+// an in-memory stream in the fuzzers.
+template <class Stream>
+class basic_http1_connection : public std::enable_shared_from_this<basic_http1_connection<Stream>> {
  public:
-  http1_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<server_state const> server)
-      : stream_{std::move(socket)}, server_{std::move(server)} {
-    boost::system::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+  basic_http1_connection(Stream stream, std::shared_ptr<server_state const> server)
+      : stream_{std::move(stream)}, server_{std::move(server)}, peer_{peer_address(stream_)} {}
 
   boost::asio::awaitable<void> run(std::string already_read) {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     namespace http = boost::beast::http;
     auto const& o = server_->options;
     auto initial = buffer_.prepare(already_read.size());
@@ -125,11 +125,7 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
   // waiting for its next request closes now.
   void shutdown() {
     closing_ = true;
-    if (between_requests_) {
-      boost::system::error_code ignored;
-      stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-      stream_.socket().close(ignored);
-    }
+    if (between_requests_) close_stream(stream_);
   }
 
  private:
@@ -238,12 +234,14 @@ class http1_connection : public std::enable_shared_from_this<http1_connection> {
     }
   }
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<server_state const> server_;
   std::string peer_;
   bool closing_ = false;
   bool between_requests_ = false;
 };
+
+using http1_connection = basic_http1_connection<boost::beast::tcp_stream>;
 
 }  // namespace edgepipe::transport::detail

@@ -17,6 +17,7 @@
 #include <edgepipe/transport/detail/call.hpp>
 #include <edgepipe/transport/detail/dispatch.hpp>
 #include <edgepipe/transport/detail/signal.hpp>
+#include <edgepipe/transport/detail/stream_ops.hpp>
 
 #include <nghttp2/nghttp2.h>
 
@@ -41,25 +42,27 @@
 
 namespace edgepipe::transport::detail {
 
-class http2_connection : public std::enable_shared_from_this<http2_connection> {
+// `Stream` is a TCP socket in the server, an in-memory stream in the fuzzers.
+template <class Stream>
+class basic_http2_connection : public std::enable_shared_from_this<basic_http2_connection<Stream>> {
  public:
-  http2_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<server_state const> server)
+  basic_http2_connection(Stream socket, std::shared_ptr<server_state const> server)
       : socket_{std::move(socket)},
         server_{std::move(server)},
         write_signal_{socket_.get_executor()},
-        watchdog_{socket_.get_executor()} {
-    boost::system::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+        watchdog_{socket_.get_executor()},
+        peer_{peer_address(socket_)} {}
 
-  ~http2_connection() {
+  basic_http2_connection(basic_http2_connection const&) = delete;
+  basic_http2_connection& operator=(basic_http2_connection const&) = delete;
+
+  ~basic_http2_connection() {
     if (session_ != nullptr) nghttp2_session_del(session_);
   }
 
   // Serves the connection; `already_read` holds the bytes read while telling HTTP/2 apart.
   boost::asio::awaitable<void> run(std::string already_read) {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     if (!create_session()) co_return;
     last_activity_ = started_ = std::chrono::steady_clock::now();
     boost::asio::co_spawn(socket_.get_executor(), write_loop(), boost::asio::detached);
@@ -96,7 +99,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
 
  private:
   struct stream final : sink {
-    http2_connection* conn;
+    basic_http2_connection* conn;
     std::int32_t id;
     std::string method, path, authority;
     protocol::metadata headers;
@@ -203,7 +206,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
 
   // --- nghttp2 callbacks: record and notify, never block or re-enter ---------------------
 
-  static http2_connection& self(void* user) { return *static_cast<http2_connection*>(user); }
+  static basic_http2_connection& self(void* user) { return *static_cast<basic_http2_connection*>(user); }
 
   static int on_begin_headers(nghttp2_session*, nghttp2_frame const* frame, void* user) {
     auto& c = self(user);
@@ -373,7 +376,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
   // --- the one writer ------------------------------------------------------------------
 
   boost::asio::awaitable<void> write_loop() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     std::string out;
     while (!closed_) {
       while (out.size() < 65536) {
@@ -410,7 +413,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
 
   // Closes connections that never finish their headers, sit idle, or stop reading.
   boost::asio::awaitable<void> watch() {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     auto const& o = server_->options;
     while (!closed_) {
       auto const now = std::chrono::steady_clock::now();
@@ -453,14 +456,12 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
         s->rpc->peer_gone();
       }
     streams_.clear();
-    boost::system::error_code ignored;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    close_stream(socket_);
     watchdog_.cancel();
     write_signal_.notify();
   }
 
-  boost::asio::ip::tcp::socket socket_;
+  Stream socket_;
   std::shared_ptr<server_state const> server_;
   nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<stream>> streams_;
@@ -476,5 +477,7 @@ class http2_connection : public std::enable_shared_from_this<http2_connection> {
   bool fatal_ = false;
   bool closed_ = false;
 };
+
+using http2_connection = basic_http2_connection<boost::asio::ip::tcp::socket>;
 
 }  // namespace edgepipe::transport::detail

@@ -1,0 +1,66 @@
+// The backend's push stream as data: gRPC frames of PushEvent in, hub deliveries out.
+// Kept apart from the socket (push_client.hpp) so the fuzzer reaches all of it.
+#pragma once
+
+#include "../common/metrics.hpp"
+
+#include <edgepipe/protocol/frame.hpp>
+#include <edgepipe/push/hub.hpp>
+#include <edgepipe/status.hpp>
+
+#include "push.pb.h"
+
+#include <cstddef>
+#include <string_view>
+
+namespace edgepipe::reference {
+
+// Splits the stream into PushEvents. A message that does not parse as one is skipped
+// (counted); a broken frame is an error, and the caller reopens the stream.
+class push_event_decoder {
+ public:
+  template <class OnEvent>
+  status feed(std::string_view bytes, OnEvent&& on_event) {
+    return frames_.feed(bytes, [&](protocol::frame_view f) {
+      edgepipe::push::v1::PushEvent event;
+      if ((f.flags & protocol::flag_compressed) != 0 || !event.ParseFromArray(f.message.data(), static_cast<int>(f.message.size()))) {
+        ++skipped_;
+        return status{};
+      }
+      on_event(static_cast<edgepipe::push::v1::PushEvent const&>(event));
+      return status{};
+    });
+  }
+
+  // Messages that were not PushEvents (we never ask for compression, so a compressed
+  // one is not either).
+  [[nodiscard]] std::size_t skipped() const noexcept { return skipped_; }
+
+ private:
+  protocol::frame_decoder frames_{{protocol::flag_compressed, protocol::default_max_message_size, false}};
+  std::size_t skipped_ = 0;
+};
+
+// One event to the hub: a client event goes to the user's matching subscriptions, an
+// invalidation ends them. Counted in edgepipe_push_events_total{kind,result}. Returns how
+// many subscriptions it reached.
+inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, push::hub& hub, metrics* m) {
+  char const* kind = nullptr;
+  std::size_t reached = 0;
+  if (e.has_client_event()) {
+    auto const& c = e.client_event();
+    push::event const pushed{c.event_id(), c.event_type(), c.payload()};
+    reached = hub.deliver(c.user_id(), c.device_session_id(), pushed);
+    kind = "client_event";
+  } else if (e.has_session_invalidation()) {
+    auto const& v = e.session_invalidation();
+    reached = hub.invalidate(v.user_id(), v.device_session_id());
+    kind = "session_invalidation";
+  } else {
+    return 0;  // an event kind newer than this gateway
+  }
+  if (m != nullptr) m->add("edgepipe_push_events_total", {{"kind", kind}, {"result", reached ? "delivered" : "no_subscriber"}});
+  return reached;
+}
+
+}  // namespace edgepipe::reference
