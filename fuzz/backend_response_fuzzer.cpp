@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     pending.erase(0, used);
   }
   if (!ec && !parser.is_done()) {  // the backend closed the connection here
-    parser.put_eof(ec);
+    if (parser.got_some()) parser.put_eof(ec);
+    else ec = http::error::end_of_stream;
   }
   if (ec == http::error::body_limit) r.error = ref::http_client::failure::too_large;
   else if (ec || !parser.is_done()) r.error = ref::http_client::failure::io;
