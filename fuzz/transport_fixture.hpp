@@ -10,6 +10,7 @@
 #include <edgepipe/transport/router.hpp>
 #include <edgepipe/transport/server_options.hpp>
 
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/wrappers.pb.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -47,6 +48,7 @@ struct handler_scope {
 
 inline et::router const& routes() {
   static et::router const r = [] {
+    google::protobuf::SetLogHandler(nullptr);  // invalid UTF-8 in a string field is logged per call
     et::router r;
     r.unary<text, text>(
         "/fuzz.v1.Fuzz/Echo",
