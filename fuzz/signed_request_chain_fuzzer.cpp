@@ -1,6 +1,6 @@
 // SignedRequest decoding and the whole chain: never a crash, and an input the chain
 // rejects never reaches the command handler. An input it accepts verified independently.
-#include "gateway_chain.hpp"
+#include "../tests/support/contract_world.hpp"
 
 #include "fuzz_check.hpp"
 
@@ -13,14 +13,14 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   // fill our stderr (the gateway does the same).
   static bool const quiet = (google::protobuf::SetLogHandler(nullptr), true);
   (void)quiet;
-  static fuzz_gateway::world w;  // the replay store remembers across inputs, as a gateway would
+  static contract_world::world w;  // the replay store remembers across inputs, as a gateway would
   static auto const chain = w.chain();
 
-  fuzz_gateway::request req;
+  contract_world::request req;
   if (!req.ParseFromArray(data, static_cast<int>(size))) return 0;
 
   int const calls_before = w.backend.calls;
-  auto outcome = chain.run(edgepipe::stages::received<fuzz_gateway::request>{&req});
+  auto outcome = chain.run(edgepipe::stages::received<contract_world::request>{&req});
   bool const reached = w.backend.calls != calls_before;
 
   FUZZ_CHECK(outcome.has_value() == reached);

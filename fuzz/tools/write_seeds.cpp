@@ -1,7 +1,7 @@
 // Writes seed corpora from real messages: signed requests that reach each stage's success
 // and failure, and the signing inputs of a request, a response and an event.
 // Run: build/fuzz/edgepipe-write-seeds fuzz/corpus
-#include "../gateway_chain.hpp"
+#include "../../tests/support/contract_world.hpp"
 
 #include "push.pb.h"
 
@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   std::filesystem::path const inputs = std::filesystem::path{argv[1]} / "signing_input";
   std::filesystem::create_directories(out);
   std::filesystem::create_directories(inputs);
-  fuzz_gateway::world w;
-  using mutation = std::function<void(fuzz_gateway::request&)>;
+  contract_world::world w;
+  using mutation = std::function<void(contract_world::request&)>;
   std::vector<std::pair<std::string, mutation>> const seeds{
       {"valid", [](auto&) {}},
       {"bad-version", [](auto& r) { r.set_protocol_version(2); }},
@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
       {"backend-down", [&](auto& r) { r.set_device_session_id("dev-down"); w.sign(r); }},
       {"hash-mismatch", [](auto& r) { r.set_payload("tampered"); }},
       {"bad-signature", [](auto& r) { r.mutable_signature()->at(3) ^= 1; }},
-      {"stale", [&](auto& r) { r.set_timestamp_ms(fuzz_gateway::now_ms - 120'000); w.sign(r); }},
-      {"future", [&](auto& r) { r.set_timestamp_ms(fuzz_gateway::now_ms + 120'000); w.sign(r); }},
+      {"stale", [&](auto& r) { r.set_timestamp_ms(contract_world::now_ms - 120'000); w.sign(r); }},
+      {"future", [&](auto& r) { r.set_timestamp_ms(contract_world::now_ms + 120'000); w.sign(r); }},
       {"other-request-id", [&](auto& r) { r.set_request_id("req-fedcba9876543210-x"); w.sign(r); }},
   };
   for (auto const& [name, mutate] : seeds) {
@@ -52,9 +52,9 @@ int main(int argc, char** argv) {
                                                              valid.request_id(), valid.timestamp_ms(),
                                                              valid.payload_sha256()});
   c::append_signing_input(response, c::response_signing_fields{"dev-1", valid.request_id(), "ok",
-                                                               fuzz_gateway::now_ms, valid.payload_sha256()});
+                                                               contract_world::now_ms, valid.payload_sha256()});
   c::append_signing_input(event, c::event_signing_fields{"dev-1", valid.request_id(), "evt-1", "gateway.subscribed",
-                                                         fuzz_gateway::now_ms, valid.payload_sha256()});
+                                                         contract_world::now_ms, valid.payload_sha256()});
   // Frames as a gRPC client sends them (options byte, flags byte, no splits, then frames),
   // and gzip members of real messages (a limit byte, then the member).
   namespace p = edgepipe::protocol;

@@ -8,6 +8,7 @@
 // `subscribe` opens SubscribeEvents (Connect streaming over HTTP/1.1) and prints each
 // verified event as a JSON line until the stream ends (or N events arrived).
 #include "../common/http_client.hpp"
+#include "../common/signed_requests.hpp"
 
 #include <edgepipe/protocol/frame.hpp>
 
@@ -88,14 +89,6 @@ http_client::outcome send(asio::io_context& io, std::string const& base, http_cl
   return f.get();
 }
 
-std::string fresh_request_id() {
-  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::random_device rd;
-  std::string id = "req-";
-  for (int i = 0; i < 24; ++i) id.push_back(alphabet[rd() % (sizeof alphabet - 1)]);
-  return id;
-}
-
 int keygen(std::map<std::string, std::string>& o) {
   if (!o.contains("--key")) return fail("keygen needs --key FILE");
   edgepipe::crypto::crypto_ready();
@@ -128,23 +121,6 @@ int register_device(std::map<std::string, std::string>& o) {
     return fail("registration refused: " + std::to_string(r.res.result_int()) + " " + r.res.body());
   std::printf("%s\n", body["device_session_id"].get<std::string>().c_str());
   return 0;
-}
-
-edgepipe::gateway::v1::SignedRequest sign_request(edgepipe::crypto::ed25519_signer const& key, std::string const& session,
-                                                   std::string const& type, std::string const& payload) {
-  edgepipe::gateway::v1::SignedRequest r;
-  r.set_protocol_version(1);
-  r.set_device_session_id(session);
-  r.set_message_type(type);
-  r.set_payload(payload);
-  edgepipe::crypto::sha256_digest digest;
-  edgepipe::crypto::sha256(r.payload(), digest);
-  r.set_payload_sha256(std::string{edgepipe::crypto::as_bytes(digest)});
-  r.set_timestamp_ms(edgepipe::system_clock{}.now_ms());
-  r.set_request_id(fresh_request_id());
-  r.set_signature(std::string{edgepipe::crypto::as_bytes(key.sign_fields(edgepipe::crypto::request_signing_fields{
-      r.device_session_id(), r.message_type(), r.request_id(), r.timestamp_ms(), r.payload_sha256()}))});
-  return r;
 }
 
 // The gateway's published key with this id, if any.

@@ -1,6 +1,6 @@
 // The contract's chain with every adapter synchronous and deterministic: a fixed device
 // key and session, a fixed clock, the in-process replay store and a counting handler.
-// Shared by the chain fuzzer and the tool that writes its seed corpus.
+// Shared by the chain fuzzer, the tool that writes its seed corpus, and the benchmarks.
 #pragma once
 
 #include <edgepipe/clock.hpp>
@@ -22,7 +22,7 @@
 
 #include <string>
 
-namespace fuzz_gateway {
+namespace contract_world {
 
 namespace st = edgepipe::stages;
 using request = edgepipe::gateway::v1::SignedRequest;
@@ -96,4 +96,4 @@ struct world {
   }
 };
 
-}  // namespace fuzz_gateway
+}  // namespace contract_world

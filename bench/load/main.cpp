@@ -1,0 +1,557 @@
+// edgepipe-load: drives a gateway (or any server of the contract) over h2c.
+//
+//   edgepipe-load calls     --edge HOST:PORT --public URL [--protocol grpc|connect]
+//                           [--connections 16] [--streams 32] [--duration 10 | --requests N]
+//                           [--sessions 4] [--type user.echo] [--payload-bytes 64]
+//   edgepipe-load fanout    --edge HOST:PORT --public URL --push URL [--subscribers 1000]
+//                           [--hold SECONDS] [--events 3]
+//
+// `calls` registers --sessions device sessions, signs every request before the clock
+// starts (each with a fresh request id, so the replay stage does its real work), then keeps
+// connections x streams calls in flight and reports requests/s, latency percentiles and
+// outcomes by code. `fanout` opens --subscribers SubscribeEvents streams, waits until each
+// has its first event, holds them --hold seconds (for a memory reading), then asks the
+// backend (--push, the demo backend) to push events to the user and reports how long each
+// took to reach every subscriber. The result is one JSON object on stdout.
+#include "../../reference/common/http_client.hpp"
+#include "../../reference/common/signed_requests.hpp"
+
+#include <edgepipe/protocol/frame.hpp>
+
+#include <nghttp2/nghttp2.h>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using clock_type = std::chrono::steady_clock;
+using nlohmann::json;
+namespace ref = edgepipe::reference;
+
+namespace {
+
+[[noreturn]] void die(std::string const& why) {
+  std::fprintf(stderr, "edgepipe-load: %s\n", why.c_str());
+  std::exit(2);
+}
+
+struct options {
+  std::string mode, edge = "127.0.0.1:8081", public_url = "http://127.0.0.1:8080", push_url, protocol = "grpc";
+  std::string type = "user.echo", user_prefix = "load-user";
+  int connections = 16, streams = 32, sessions = 4, subscribers = 1000, events = 3;
+  double duration = 10, hold = 0;
+  std::size_t requests = 0, payload_bytes = 64;
+};
+
+options parse(int argc, char** argv) {
+  if (argc < 2) die("usage: edgepipe-load calls|fanout [--option value]...  (see the top of bench/load/main.cpp)");
+  options o;
+  o.mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string const k = argv[i], v = argv[i + 1];
+    if (k == "--edge") o.edge = v;
+    else if (k == "--public") o.public_url = v;
+    else if (k == "--push") o.push_url = v;
+    else if (k == "--protocol") o.protocol = v;
+    else if (k == "--type") o.type = v;
+    else if (k == "--user-prefix") o.user_prefix = v;
+    else if (k == "--connections") o.connections = std::stoi(v);
+    else if (k == "--streams") o.streams = std::stoi(v);
+    else if (k == "--sessions") o.sessions = std::stoi(v);
+    else if (k == "--subscribers") o.subscribers = std::stoi(v);
+    else if (k == "--events") o.events = std::stoi(v);
+    else if (k == "--duration") o.duration = std::stod(v);
+    else if (k == "--hold") o.hold = std::stod(v);
+    else if (k == "--requests") o.requests = std::stoul(v);
+    else if (k == "--payload-bytes") o.payload_bytes = std::stoul(v);
+    else die("unknown option " + k);
+  }
+  if (o.protocol != "grpc" && o.protocol != "connect") die("--protocol is grpc or connect");
+  return o;
+}
+
+// --- set-up over HTTP/1.1 (not measured) -------------------------------------------------
+
+ref::http_client::outcome post_json(std::string const& base, std::string const& path, json const& body) {
+  auto endpoint = ref::parse_http_url(base);
+  if (!endpoint) die("not an http://host:port URL: " + base);
+  asio::io_context io;
+  ref::http_client client{io.get_executor(), *endpoint};
+  ref::http_client::request req{http::verb::post, path, 11};
+  req.set(http::field::content_type, "application/json");
+  req.body() = body.dump();
+  auto f = asio::co_spawn(io, client.send(std::move(req), std::chrono::seconds{10}), asio::use_future);
+  io.run();
+  return f.get();
+}
+
+struct device {
+  edgepipe::crypto::ed25519_signer key;
+  std::string user, session;
+};
+
+std::vector<device> register_devices(options const& o, int count) {
+  std::vector<device> out;
+  for (int i = 0; i < count; ++i) {
+    std::string seed(32, '\0');
+    randombytes_buf(seed.data(), seed.size());
+    auto key = edgepipe::crypto::ed25519_signer::from_seed(seed, "device");
+    std::string user = o.user_prefix + "-" + std::to_string(i);
+    auto r = post_json(o.public_url, "/api/v1/public/auth/register",
+                       {{"user_id", user}, {"public_key", edgepipe::crypto::to_base64(edgepipe::crypto::as_bytes(key.public_key()))}});
+    auto body = json::parse(r.res.body(), nullptr, false);
+    if (r.error != ref::http_client::failure::none || r.res.result_int() / 100 != 2 || !body.contains("device_session_id"))
+      die("registration refused: " + std::to_string(r.res.result_int()) + " " + r.res.body());
+    out.push_back({std::move(key), std::move(user), body["device_session_id"].get<std::string>()});
+  }
+  return out;
+}
+
+// Request ids unique across runs: a random prefix, then a counter.
+std::string run_prefix() {
+  std::string id = edgepipe::reference::fresh_request_id().substr(4, 12);
+  return "load-" + id + "-";
+}
+
+// --- the h2c client ------------------------------------------------------------------------
+
+struct stream_state {
+  clock_type::time_point started;
+  std::string const* body = nullptr;
+  std::size_t offset = 0;
+  int http_status = 0;
+  int grpc_status = -1;
+  std::string error_body;  // Connect errors: {"code": ...}
+  edgepipe::protocol::frame_decoder frames{{edgepipe::protocol::flag_compressed | edgepipe::protocol::flag_end_stream,
+                                            edgepipe::protocol::default_max_message_size, false}};
+  std::size_t messages = 0;
+  std::size_t subscriber = 0;
+};
+
+// What one connection needs from its driver.
+struct driver {
+  virtual ~driver() = default;
+  virtual void finished(stream_state& s, std::uint32_t error_code) = 0;
+  virtual void message(stream_state&) {}
+};
+
+class h2_connection {
+ public:
+  h2_connection(asio::io_context& io, asio::ip::tcp::endpoint ep, driver& d) : socket_{io}, driver_{&d} {
+    socket_.connect(ep);
+    socket_.set_option(asio::ip::tcp::no_delay(true));
+    nghttp2_session_callbacks* cb = nullptr;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_on_header_callback(cb, &on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &on_close);
+    nghttp2_session_client_new(&session_, cb, this);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_settings_entry const settings[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 1);
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+  }
+  ~h2_connection() { nghttp2_session_del(session_); }
+
+  void submit(std::vector<nghttp2_nv> const& headers, std::unique_ptr<stream_state> s) {
+    nghttp2_data_provider provider{};
+    provider.source.ptr = s.get();
+    provider.read_callback = &read_body;
+    s->started = clock_type::now();
+    auto* raw = s.get();
+    std::int32_t const id = nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), &provider, raw);
+    if (id < 0) die("cannot submit a request");
+    streams_[id] = std::move(s);
+  }
+
+  [[nodiscard]] std::size_t in_flight() const { return streams_.size(); }
+
+  asio::awaitable<void> run() {
+    std::string out;
+    asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
+    while (!closed_) {
+      out.clear();
+      for (;;) {
+        std::uint8_t const* data = nullptr;
+        auto n = nghttp2_session_mem_send(session_, &data);
+        if (n <= 0) break;
+        out.append(reinterpret_cast<char const*>(data), static_cast<std::size_t>(n));
+      }
+      if (!out.empty()) {
+        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
+        if (ec) break;
+        continue;
+      }
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      (void)co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  void notify() { wake_.cancel(); }
+  void close() {
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    wake_.cancel();
+  }
+
+ private:
+  asio::awaitable<void> read_loop() {
+    std::array<char, 65536> buffer;
+    while (!closed_) {
+      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      if (nghttp2_session_mem_recv(session_, reinterpret_cast<std::uint8_t const*>(buffer.data()), n) < 0) break;
+      wake_.cancel();
+    }
+    closed_ = true;
+    wake_.cancel();
+  }
+
+  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
+                           nghttp2_data_source* source, void*) {
+    auto& s = *static_cast<stream_state*>(source->ptr);
+    std::size_t const n = std::min(length, s.body->size() - s.offset);
+    std::memcpy(buf, s.body->data() + s.offset, n);
+    s.offset += n;
+    if (s.offset == s.body->size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+
+  static int on_header(nghttp2_session* session, nghttp2_frame const* frame, std::uint8_t const* name, std::size_t namelen,
+                       std::uint8_t const* value, std::size_t valuelen, std::uint8_t, void*) {
+    auto* s = static_cast<stream_state*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+    if (s == nullptr) return 0;
+    std::string_view const n{reinterpret_cast<char const*>(name), namelen};
+    std::string_view const v{reinterpret_cast<char const*>(value), valuelen};
+    if (n == ":status") s->http_status = std::atoi(std::string{v}.c_str());
+    else if (n == "grpc-status") s->grpc_status = std::atoi(std::string{v}.c_str());
+    return 0;
+  }
+
+  static int on_data(nghttp2_session* session, std::uint8_t, std::int32_t id, std::uint8_t const* data, std::size_t len,
+                     void* user) {
+    auto& self = *static_cast<h2_connection*>(user);
+    nghttp2_session_consume(session, id, len);
+    auto* s = static_cast<stream_state*>(nghttp2_session_get_stream_user_data(session, id));
+    if (s == nullptr) return 0;
+    std::string_view const bytes{reinterpret_cast<char const*>(data), len};
+    if (s->http_status != 200) {
+      if (s->error_body.size() < 4096) s->error_body.append(bytes);
+      return 0;
+    }
+    (void)s->frames.feed(bytes, [&](edgepipe::protocol::frame_view) {
+      ++s->messages;
+      self.driver_->message(*s);
+      return edgepipe::status{};
+    });
+    return 0;
+  }
+
+  static int on_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code, void* user) {
+    auto& self = *static_cast<h2_connection*>(user);
+    auto it = self.streams_.find(id);
+    if (it == self.streams_.end()) return 0;
+    auto s = std::move(it->second);
+    self.streams_.erase(it);
+    self.driver_->finished(*s, error_code);
+    return 0;
+  }
+
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer wake_{socket_.get_executor()};
+  nghttp2_session* session_ = nullptr;
+  driver* driver_;
+  std::map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+  bool closed_ = false;
+};
+
+nghttp2_nv nv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+asio::ip::tcp::endpoint resolve(std::string const& host_port) {
+  auto ep = ref::parse_host_port(host_port);
+  if (!ep) die("--edge: expected host:port");
+  asio::io_context io;
+  asio::ip::tcp::resolver r{io};
+  return *r.resolve(ep->host, std::to_string(ep->port)).begin();
+}
+
+std::string connect_code(std::string const& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("code") && j["code"].is_string()) return j["code"].get<std::string>();
+  return "unknown";
+}
+
+std::string grpc_code_name(int code) {
+  static constexpr char const* names[] = {"ok", "canceled", "unknown", "invalid_argument", "deadline_exceeded",
+                                           "not_found", "already_exists", "permission_denied", "resource_exhausted",
+                                           "failed_precondition", "aborted", "out_of_range", "unimplemented",
+                                           "internal", "unavailable", "data_loss", "unauthenticated"};
+  return code >= 0 && code <= 16 ? names[code] : "no_status";
+}
+
+double percentile(std::vector<std::uint32_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  auto const i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(i, sorted.size() - 1)] / 1000.0;  // µs -> ms
+}
+
+// --- calls ---------------------------------------------------------------------------------
+
+class calls_driver final : public driver {
+ public:
+  calls_driver(options const& o, asio::io_context& io) : o_{o}, io_{io} {
+    path_ = "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand";
+    if (o.protocol == "grpc") {
+      content_type_ = "application/grpc";
+    } else {
+      content_type_ = "application/proto";
+    }
+  }
+
+  int run() {
+    auto devices = register_devices(o_, o_.sessions);
+    std::size_t const count =
+        o_.requests > 0 ? o_.requests : static_cast<std::size_t>(o_.duration * 12000) + 1000;  // more than we can send
+    std::string const payload(o_.payload_bytes, 'x');
+    std::string const prefix = run_prefix();
+    auto const t0 = clock_type::now();
+    bodies_.reserve(count);
+    auto const now_ms = edgepipe::system_clock{}.now_ms();
+    for (std::size_t i = 0; i < count; ++i) {
+      auto const& d = devices[i % devices.size()];
+      auto r = ref::sign_request(d.key, d.session, o_.type, payload, prefix + std::to_string(i), now_ms);
+      std::string body;
+      if (o_.protocol == "grpc") edgepipe::protocol::append_frame(body, 0, r.SerializeAsString());
+      else body = r.SerializeAsString();
+      bodies_.push_back(std::move(body));
+    }
+    double const signing_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    latencies_us_.reserve(count);
+
+    auto const ep = resolve(o_.edge);
+    for (int c = 0; c < o_.connections; ++c) conns_.push_back(std::make_unique<h2_connection>(io_, ep, *this));
+    started_ = clock_type::now();
+    deadline_ = o_.requests > 0 ? clock_type::time_point::max()
+                                : started_ + std::chrono::microseconds{static_cast<long>(o_.duration * 1e6)};
+    for (auto& c : conns_) {
+      asio::co_spawn(io_, c->run(), asio::detached);
+      for (int s = 0; s < o_.streams; ++s) submit(*c);
+    }
+    io_.run();
+    double const elapsed = std::chrono::duration<double>(ended_ - started_).count();
+
+    std::sort(latencies_us_.begin(), latencies_us_.end());
+    json out{{"mode", "calls"},
+             {"protocol", o_.protocol},
+             {"connections", o_.connections},
+             {"streams", o_.streams},
+             {"requests", completed_},
+             {"ok", outcomes_["ok"]},
+             {"seconds", elapsed},
+             {"requests_per_second", completed_ / elapsed},
+             {"latency_ms",
+              {{"p50", percentile(latencies_us_, 0.50)},
+               {"p90", percentile(latencies_us_, 0.90)},
+               {"p99", percentile(latencies_us_, 0.99)},
+               {"p999", percentile(latencies_us_, 0.999)},
+               {"max", latencies_us_.empty() ? 0.0 : latencies_us_.back() / 1000.0}}},
+             {"outcomes", outcomes_},
+             {"presigned", bodies_.size()},
+             {"signing_seconds", signing_s}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+
+  void finished(stream_state& s, std::uint32_t error_code) override {
+    auto const now = clock_type::now();
+    latencies_us_.push_back(static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.started).count() / 1000));
+    ++completed_;
+    std::string outcome;
+    if (error_code != NGHTTP2_NO_ERROR) outcome = "stream_reset";
+    else if (o_.protocol == "grpc") outcome = grpc_code_name(s.grpc_status);
+    else outcome = s.http_status == 200 ? "ok" : connect_code(s.error_body);
+    ++outcomes_[outcome];
+    h2_connection* owner = owner_of_.at(&s);
+    owner_of_.erase(&s);
+    if (now < deadline_ && next_ < bodies_.size()) {
+      submit(*owner);
+    } else if (in_flight() == 0) {
+      ended_ = now;
+      for (auto& c : conns_) c->close();
+    }
+  }
+
+ private:
+  std::size_t in_flight() const {
+    std::size_t n = 0;
+    for (auto const& c : conns_) n += c->in_flight();
+    return n;
+  }
+
+  void submit(h2_connection& c) {
+    if (next_ >= bodies_.size()) return;
+    auto s = std::make_unique<stream_state>();
+    s->body = &bodies_[next_++];
+    owner_of_[s.get()] = &c;
+    std::vector<nghttp2_nv> const headers{nv(":method", "POST"),           nv(":scheme", "http"),
+                                          nv(":authority", o_.edge),       nv(":path", path_),
+                                          nv("content-type", content_type_), nv("te", "trailers"),
+                                          nv("connect-protocol-version", "1")};
+    c.submit(headers, std::move(s));
+    c.notify();
+  }
+
+  options const& o_;
+  asio::io_context& io_;
+  std::string path_, content_type_;
+  std::vector<std::string> bodies_;
+  std::vector<std::unique_ptr<h2_connection>> conns_;
+  std::map<stream_state const*, h2_connection*> owner_of_;
+  std::size_t next_ = 0, completed_ = 0;
+  std::vector<std::uint32_t> latencies_us_;
+  std::map<std::string, std::size_t> outcomes_;
+  clock_type::time_point started_, ended_, deadline_;
+};
+
+// --- fan-out -------------------------------------------------------------------------------
+
+class fanout_driver final : public driver {
+ public:
+  fanout_driver(options const& o, asio::io_context& io) : o_{o}, io_{io} {}
+
+  int run() {
+    if (o_.push_url.empty()) die("fanout needs --push URL (the demo backend)");
+    auto devices = register_devices(o_, 1);
+    auto const& d = devices.front();
+    std::string const prefix = run_prefix();
+    std::size_t const n = static_cast<std::size_t>(o_.subscribers);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto r = ref::sign_request(d.key, d.session, "gateway.subscribe_events", "", prefix + std::to_string(i));
+      std::string body;
+      edgepipe::protocol::append_frame(body, 0, r.SerializeAsString());
+      bodies_.push_back(std::move(body));
+    }
+    seen_.assign(n, 0);
+    arrival_us_.assign(n, 0);
+    auto const ep = resolve(o_.edge);
+    std::size_t const per_connection = 90;  // under the server's 100 concurrent streams
+    std::size_t const connections = (n + per_connection - 1) / per_connection;
+    for (std::size_t c = 0; c < connections; ++c) conns_.push_back(std::make_unique<h2_connection>(io_, ep, *this));
+    for (auto& c : conns_) asio::co_spawn(io_, c->run(), asio::detached);
+    auto const t0 = clock_type::now();
+    for (std::size_t i = 0; i < n; ++i) {
+      auto& c = *conns_[i / per_connection];
+      auto s = std::make_unique<stream_state>();
+      s->body = &bodies_[i];
+      s->subscriber = i;
+      std::vector<nghttp2_nv> const headers{nv(":method", "POST"), nv(":scheme", "http"), nv(":authority", o_.edge),
+                                            nv(":path", "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents"),
+                                            nv("content-type", "application/grpc"), nv("te", "trailers")};
+      c.submit(headers, std::move(s));
+      c.notify();
+    }
+    // Until every stream has its first event (the gateway's "subscribed").
+    wait_until([&] { return ready_ + ended_ >= n; }, std::chrono::seconds{60});
+    double const open_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    std::fprintf(stderr, "edgepipe-load: %zu subscriptions open in %.2f s (%zu ended early)\n", ready_, open_s, ended_);
+    std::printf("{\"phase\":\"open\",\"subscriptions\":%zu}\n", ready_);
+    std::fflush(stdout);
+    if (o_.hold > 0) wait_for(std::chrono::milliseconds{static_cast<long>(o_.hold * 1000)});
+
+    json rounds = json::array();
+    for (int e = 1; e <= o_.events; ++e) {
+      std::fill(arrival_us_.begin(), arrival_us_.end(), 0);
+      round_ = e;
+      reached_ = 0;
+      push_started_ = clock_type::now();
+      auto r = post_json(o_.push_url, "/api/v1/demo/push",
+                         {{"user_id", d.user}, {"event_type", "bench.tick"}, {"payload", "tick " + std::to_string(e)}});
+      if (r.error != ref::http_client::failure::none || r.res.result_int() / 100 != 2) die("the push was refused");
+      wait_until([&] { return reached_ >= ready_; }, std::chrono::seconds{30});
+      std::vector<std::uint32_t> sorted;
+      for (auto us : arrival_us_)
+        if (us > 0) sorted.push_back(us);
+      std::sort(sorted.begin(), sorted.end());
+      rounds.push_back({{"reached", reached_},
+                        {"p50_ms", percentile(sorted, 0.5)},
+                        {"p99_ms", percentile(sorted, 0.99)},
+                        {"last_ms", sorted.empty() ? 0.0 : sorted.back() / 1000.0}});
+    }
+    for (auto& c : conns_) c->close();
+    io_.run_for(std::chrono::milliseconds{200});
+    json out{{"mode", "fanout"}, {"subscriptions", ready_}, {"open_seconds", open_s}, {"events", rounds}};
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  }
+
+  void message(stream_state& s) override {
+    if (s.messages == 1) {
+      ++ready_;
+      return;
+    }
+    if (round_ > 0 && seen_[s.subscriber] < round_) {
+      seen_[s.subscriber] = round_;
+      arrival_us_[s.subscriber] = static_cast<std::uint32_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - push_started_).count() + 1);
+      ++reached_;
+    }
+  }
+  void finished(stream_state&, std::uint32_t) override { ++ended_; }
+
+ private:
+  template <class Done>
+  void wait_until(Done done, std::chrono::seconds limit) {
+    auto const until = clock_type::now() + limit;
+    while (!done() && clock_type::now() < until) io_.run_for(std::chrono::milliseconds{5});
+  }
+  void wait_for(std::chrono::milliseconds d) {
+    auto const until = clock_type::now() + d;
+    while (clock_type::now() < until) io_.run_for(std::chrono::milliseconds{50});
+  }
+
+  options const& o_;
+  asio::io_context& io_;
+  std::vector<std::string> bodies_;
+  std::vector<std::unique_ptr<h2_connection>> conns_;
+  std::vector<int> seen_;
+  std::vector<std::uint32_t> arrival_us_;
+  std::size_t ready_ = 0, ended_ = 0, reached_ = 0;
+  int round_ = 0;
+  clock_type::time_point push_started_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto const o = parse(argc, argv);
+  if (sodium_init() < 0) die("libsodium failed to initialise");
+  asio::io_context io;
+  if (o.mode == "calls") return calls_driver{o, io}.run();
+  if (o.mode == "fanout") return fanout_driver{o, io}.run();
+  die("the mode is calls or fanout");
+}
