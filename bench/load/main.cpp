@@ -2,17 +2,19 @@
 //
 //   edgepipe-load calls     --edge HOST:PORT --public URL [--protocol grpc|connect]
 //                           [--connections 16] [--streams 32] [--duration 10 | --requests N]
-//                           [--sessions 4] [--type user.echo] [--payload-bytes 64]
+//                           [--sessions 4] [--type user.echo] [--payload-bytes 64] [--rate R]
 //   edgepipe-load fanout    --edge HOST:PORT --public URL --push URL [--subscribers 1000]
-//                           [--hold SECONDS] [--events 3]
+//                           [--hold SECONDS] [--events 3] [--rss-pid PID]
 //
 // `calls` registers --sessions device sessions, signs every request before the clock
 // starts (each with a fresh request id, so the replay stage does its real work), then keeps
 // connections x streams calls in flight and reports requests/s, latency percentiles and
-// outcomes by code. `fanout` opens --subscribers SubscribeEvents streams, waits until each
+// outcomes by code; with --rate it sends R calls/s (open loop, at most connections x
+// streams in flight) instead of as many as it can. `fanout` opens --subscribers SubscribeEvents streams, waits until each
 // has its first event, holds them --hold seconds (for a memory reading), then asks the
 // backend (--push, the demo backend) to push events to the user and reports how long each
-// took to reach every subscriber. The result is one JSON object on stdout.
+// took to reach every subscriber; with --rss-pid it reports that process's resident memory
+// before and with the subscriptions open. The result is one JSON object on stdout.
 #include "../../reference/common/http_client.hpp"
 #include "../../reference/common/signed_requests.hpp"
 
@@ -58,7 +60,8 @@ struct options {
   std::string mode, edge = "127.0.0.1:8081", public_url = "http://127.0.0.1:8080", push_url, protocol = "grpc";
   std::string type = "user.echo", user_prefix = "load-user";
   int connections = 16, streams = 32, sessions = 4, subscribers = 1000, events = 3;
-  double duration = 10, hold = 0;
+  double duration = 10, hold = 0, rate = 0;
+  int rss_pid = 0;
   std::size_t requests = 0, payload_bytes = 64;
 };
 
@@ -81,6 +84,8 @@ options parse(int argc, char** argv) {
     else if (k == "--events") o.events = std::stoi(v);
     else if (k == "--duration") o.duration = std::stod(v);
     else if (k == "--hold") o.hold = std::stod(v);
+    else if (k == "--rate") o.rate = std::stod(v);
+    else if (k == "--rss-pid") o.rss_pid = std::stoi(v);
     else if (k == "--requests") o.requests = std::stoul(v);
     else if (k == "--payload-bytes") o.payload_bytes = std::stoul(v);
     else die("unknown option " + k);
@@ -319,6 +324,19 @@ double percentile(std::vector<std::uint32_t>& sorted, double p) {
   return sorted[std::min(i, sorted.size() - 1)] / 1000.0;  // µs -> ms
 }
 
+// VmRSS of a process, in KiB (0 when there is none to read).
+long resident_kib(int pid) {
+  if (pid <= 0) return 0;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  long kib = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib;
+}
+
 // --- calls ---------------------------------------------------------------------------------
 
 class calls_driver final : public driver {
@@ -357,9 +375,12 @@ class calls_driver final : public driver {
     started_ = clock_type::now();
     deadline_ = o_.requests > 0 ? clock_type::time_point::max()
                                 : started_ + std::chrono::microseconds{static_cast<long>(o_.duration * 1e6)};
-    for (auto& c : conns_) {
-      asio::co_spawn(io_, c->run(), asio::detached);
-      for (int s = 0; s < o_.streams; ++s) submit(*c);
+    for (auto& c : conns_) asio::co_spawn(io_, c->run(), asio::detached);
+    if (o_.rate > 0) {
+      asio::co_spawn(io_, pace(), asio::detached);
+    } else {
+      for (auto& c : conns_)
+        for (int s = 0; s < o_.streams; ++s) submit(*c);
     }
     io_.run();
     double const elapsed = std::chrono::duration<double>(ended_ - started_).count();
@@ -370,6 +391,7 @@ class calls_driver final : public driver {
              {"connections", o_.connections},
              {"streams", o_.streams},
              {"requests", completed_},
+             {"target_rate", o_.rate},
              {"ok", outcomes_["ok"]},
              {"seconds", elapsed},
              {"requests_per_second", completed_ / elapsed},
@@ -398,7 +420,9 @@ class calls_driver final : public driver {
     ++outcomes_[outcome];
     h2_connection* owner = owner_of_.at(&s);
     owner_of_.erase(&s);
-    if (now < deadline_ && next_ < bodies_.size()) {
+    if (o_.rate > 0) {
+      if (pacing_done_ && in_flight() == 0) stop(now);
+    } else if (now < deadline_ && next_ < bodies_.size()) {
       submit(*owner);
     } else if (in_flight() == 0) {
       ended_ = now;
@@ -407,6 +431,32 @@ class calls_driver final : public driver {
   }
 
  private:
+  void stop(clock_type::time_point now) {
+    ended_ = now;
+    for (auto& c : conns_) c->close();
+  }
+
+  // Open loop: every millisecond, the calls due by now. When connections x streams are
+  // already in flight, what is due is dropped rather than sent in a burst later.
+  asio::awaitable<void> pace() {
+    asio::steady_timer tick{io_};
+    double due = 0;
+    std::size_t const cap = static_cast<std::size_t>(o_.connections * o_.streams);
+    std::size_t turn = 0;
+    while (clock_type::now() < deadline_ && next_ < bodies_.size()) {
+      due += o_.rate / 1000.0;
+      while (due >= 1 && in_flight() < cap && next_ < bodies_.size()) {
+        submit(*conns_[turn++ % conns_.size()]);
+        due -= 1;
+      }
+      if (due > 1) due = 1;  // over the cap: shed, do not burst later
+      tick.expires_after(std::chrono::milliseconds{1});
+      (void)co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    pacing_done_ = true;
+    if (in_flight() == 0) stop(clock_type::now());
+  }
+
   std::size_t in_flight() const {
     std::size_t n = 0;
     for (auto const& c : conns_) n += c->in_flight();
@@ -436,6 +486,7 @@ class calls_driver final : public driver {
   std::vector<std::uint32_t> latencies_us_;
   std::map<std::string, std::size_t> outcomes_;
   clock_type::time_point started_, ended_, deadline_;
+  bool pacing_done_ = false;
 };
 
 // --- fan-out -------------------------------------------------------------------------------
@@ -458,6 +509,7 @@ class fanout_driver final : public driver {
     }
     seen_.assign(n, 0);
     arrival_us_.assign(n, 0);
+    long const rss_before = resident_kib(o_.rss_pid);
     auto const ep = resolve(o_.edge);
     std::size_t const per_connection = 90;  // under the server's 100 concurrent streams
     std::size_t const connections = (n + per_connection - 1) / per_connection;
@@ -482,6 +534,7 @@ class fanout_driver final : public driver {
     std::printf("{\"phase\":\"open\",\"subscriptions\":%zu}\n", ready_);
     std::fflush(stdout);
     if (o_.hold > 0) wait_for(std::chrono::milliseconds{static_cast<long>(o_.hold * 1000)});
+    long const rss_open = resident_kib(o_.rss_pid);
 
     json rounds = json::array();
     for (int e = 1; e <= o_.events; ++e) {
@@ -505,6 +558,11 @@ class fanout_driver final : public driver {
     for (auto& c : conns_) c->close();
     io_.run_for(std::chrono::milliseconds{200});
     json out{{"mode", "fanout"}, {"subscriptions", ready_}, {"open_seconds", open_s}, {"events", rounds}};
+    if (o_.rss_pid > 0) {
+      out["rss_kib_before"] = rss_before;
+      out["rss_kib_open"] = rss_open;
+      out["bytes_per_subscription"] = ready_ ? (rss_open - rss_before) * 1024.0 / static_cast<double>(ready_) : 0.0;
+    }
     std::printf("%s\n", out.dump().c_str());
     return 0;
   }
