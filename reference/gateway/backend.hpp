@@ -4,6 +4,7 @@
 
 #include "../common/http_client.hpp"
 #include "../common/metrics.hpp"
+#include "tracing.hpp"
 
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
@@ -46,6 +47,13 @@ inline stages::session_answer parse_session_body(std::string_view body) {
   return a;
 }
 
+inline void end_backend_span(client_span& span, http_client::outcome const& r) {
+  if (!span.active()) return;
+  bool const answered = r.error == http_client::failure::none;
+  if (answered) span.attribute("http.response.status_code", std::to_string(r.res.result_int()));
+  span.end(!answered || r.res.result_int() >= 500, answered ? "" : "backend_unavailable");
+}
+
 // What the sessions endpoint's answer means: 200 with a well-formed body is `found`, 404
 // `not_found`, an oversized answer `malformed`, anything else (5xx, no answer) `unreachable`.
 inline stages::session_answer session_answer_of(http_client::outcome const& r) {
@@ -65,22 +73,33 @@ inline stages::session_answer session_answer_of(http_client::outcome const& r) {
 // GET {backend}/api/v1/internal/sessions/{device_session_id}
 class backend_sessions {
  public:
-  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr)
-      : client_{&client}, timeout_{timeout}, metrics_{m} {}
+  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr,
+                   span_recorder const* tracing = nullptr)
+      : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
   boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id) {
+    co_return co_await find(device_session_id, {});
+  }
+
+  // Traced as a client span when the request has a trace; the backend gets its traceparent.
+  boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id, std::string_view traceparent) {
     namespace http = boost::beast::http;
+    client_span span{tracing_, traceparent, "GET /api/v1/internal/sessions/{id}"};
     http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
     req.set(http::field::accept, "application/json");
+    if (span.active()) req.set("traceparent", span.traceparent());
     auto r = co_await client_->send(std::move(req), timeout_);
     count_backend_call(metrics_, "sessions", r);
-    co_return session_answer_of(r);
+    auto answer = session_answer_of(r);
+    end_backend_span(span, r);
+    co_return answer;
   }
 
  private:
   http_client* client_;
   std::chrono::milliseconds timeout_;
   metrics* metrics_;
+  span_recorder const* tracing_;
 };
 
 // The backend's HTTP status -> the command's status (contract section 5).
@@ -112,8 +131,9 @@ inline result<stages::response> command_result_of(http_client::outcome& r) {
 // POST {backend}/api/v1/internal/commands/{message_type}
 class backend_commands {
  public:
-  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr)
-      : client_{&client}, timeout_{timeout}, metrics_{m} {}
+  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr,
+                   span_recorder const* tracing = nullptr)
+      : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
   boost::asio::awaitable<result<stages::response>> execute(stages::command const& c) {
     namespace http = boost::beast::http;
@@ -122,10 +142,16 @@ class backend_commands {
     req.set("X-User-Id", std::string{c.user_id});
     req.set("X-Device-Session-Id", std::string{c.device_session_id});
     req.set("X-Request-Id", std::string{c.request_id});
-    if (!c.traceparent.empty()) req.set("traceparent", std::string{c.traceparent});
+    // The command's own span when traced, else the caller's context as it came.
+    client_span span{tracing_, c.traceparent, "POST /api/v1/internal/commands/{message_type}"};
+    if (span.active()) req.set("traceparent", span.traceparent());
+    else if (!c.traceparent.empty()) req.set("traceparent", std::string{c.traceparent});
+    if (!c.tracestate.empty()) req.set("tracestate", std::string{c.tracestate});
+    span.attribute("edgepipe.message_type", std::string{c.message_type});
     req.body().assign(c.payload);
     auto r = co_await client_->send(std::move(req), timeout_);
     count_backend_call(metrics_, "commands", r);
+    end_backend_span(span, r);
     co_return command_result_of(r);
   }
 
@@ -133,6 +159,7 @@ class backend_commands {
   http_client* client_;
   std::chrono::milliseconds timeout_;
   metrics* metrics_;
+  span_recorder const* tracing_;
 };
 
 }  // namespace edgepipe::reference

@@ -2,10 +2,13 @@
 // backend REST adapter, the replay store (memory or Redis) and the public listener.
 #include "../common/http_server.hpp"
 #include "../common/metrics.hpp"
+#include "../common/request_log.hpp"
 #include "backend.hpp"
 #include "config.hpp"
 #include "public_api.hpp"
+#include "otlp_exporter.hpp"
 #include "push_client.hpp"
+#include "tracing.hpp"
 
 #include <edgepipe/push/hub.hpp>
 
@@ -23,6 +26,8 @@
 #include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
 #include <edgepipe/stores/redis_replay_store.hpp>
+#include <edgepipe/trace/call_span.hpp>
+#include <edgepipe/trace/tracing_observer.hpp>
 #include <edgepipe/transport/server.hpp>
 
 #include "gateway.pb.h"
@@ -80,16 +85,20 @@ struct grant_subscription_stage {
   }
 };
 
-// Records each stage's rejections, and the replay stage's outcome, as metrics.
+// Records each stage's duration, its rejections, and the replay stage's outcome, as metrics.
 struct metrics_observer {
   edgepipe::reference::metrics* m;
-  struct token {};
+  struct token {
+    std::chrono::steady_clock::time_point started;
+  };
   template <class Stage>
   token stage_started(Stage const&) noexcept {
-    return {};
+    return {std::chrono::steady_clock::now()};
   }
   template <class Stage>
-  void stage_finished(Stage const&, token, edgepipe::status const& s) noexcept {
+  void stage_finished(Stage const&, token t, edgepipe::status const& s) noexcept {
+    m->observe("edgepipe_stage_duration_seconds", {{"stage", std::string{Stage::name}}},
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count());
     if (!s.ok())
       m->add("edgepipe_rejections_total", {{"stage", std::string{Stage::name}}, {"reason", std::string{s.reason()}}});
     if (Stage::name == std::string_view{"replay"})
@@ -115,6 +124,10 @@ void describe_metrics(edgepipe::reference::metrics& m) {
   m.describe("edgepipe_push_events_total", "counter", "Events from the backend's push stream, by kind and result.");
   m.describe("edgepipe_backend_requests_total", "counter", "Backend REST calls by endpoint and HTTP status.");
   m.describe("edgepipe_replay_reservations_total", "counter", "Replay reservations by result.");
+  m.describe("edgepipe_stage_duration_seconds", "histogram", "Time each verification stage took, by stage.");
+  m.describe("edgepipe_trace_spans_dropped_total", "counter",
+             "Spans not exported: the queue was full, or the collector refused or did not answer.");
+  m.describe("edgepipe_trace_spans_exported_total", "counter", "Spans the collector accepted.");
 }
 
 std::string random_id(std::string_view prefix) {
@@ -122,12 +135,80 @@ std::string random_id(std::string_view prefix) {
   return std::string{prefix} + std::to_string(rng());
 }
 
+// What one edge call leaves behind: its metrics, its span and one child per stage (when
+// tracing), and a log line with its request and trace ids.
+class call_telemetry {
+ public:
+  call_telemetry(std::string_view procedure, edgepipe::transport::call_context const& ctx,
+                 edgepipe::reference::span_recorder& tracing, edgepipe::reference::metrics& metrics,
+                 edgepipe::reference::request_log const& log)
+      : procedure_{procedure}, ctx_{&ctx}, tracing_{&tracing}, metrics_{&metrics}, log_{&log} {
+    std::string_view const traceparent = ctx.header("traceparent"), tracestate = ctx.header("tracestate");
+    if (tracing.on()) {
+      span_.emplace(edgepipe::trace::call_span::begin(traceparent, tracestate));
+      forward_traceparent_ = span_->traceparent();
+      forward_tracestate_ = span_->tracestate;
+      trace_id_ = edgepipe::trace::to_hex(span_->trace);
+    } else if (auto caller = edgepipe::trace::parse_traceparent(traceparent)) {
+      forward_traceparent_ = std::string{traceparent};  // not traced here: the caller's context goes on as it came
+      forward_tracestate_ = tracestate;
+      trace_id_ = edgepipe::trace::to_hex(caller->trace);
+    }
+  }
+
+  // The chain's input: the request with the trace context the backend should see.
+  st::received<gw::SignedRequest> input(gw::SignedRequest const& req) const {
+    return {&req, forward_traceparent_, forward_tracestate_};
+  }
+
+  // Stage spans, children of this call's span; off (one branch per stage) when not tracing.
+  edgepipe::trace::tracing_observer<edgepipe::reference::span_recorder> stage_spans() const {
+    if (!span_) return {};
+    return {tracing_, span_->trace, span_->id, span_->flags};
+  }
+
+  void finish(edgepipe::status const& outcome, std::string_view request_id) {
+    std::string const p{procedure_};
+    std::string const code{edgepipe::to_string(outcome.code())};
+    metrics_->add("edgepipe_requests_total",
+                  {{"procedure", p}, {"protocol", std::string{protocol_name(ctx_->protocol())}}, {"code", code}});
+    metrics_->observe("edgepipe_request_duration_seconds", {{"procedure", p}},
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    if (span_) {
+      auto record = span_->finish(p, outcome);
+      record.attributes.emplace_back("rpc.system", std::string{protocol_name(ctx_->protocol())});
+      record.attributes.emplace_back("edgepipe.request_id", std::string{request_id});
+      tracing_->record(std::move(record));
+      span_.reset();
+    }
+    if (outcome.ok())
+      log_->write(spdlog::level::debug, "call ok",
+                  {{"procedure", procedure_}, {"request_id", request_id}, {"trace_id", trace_id_}});
+    else
+      log_->write(spdlog::level::info, "call rejected",
+                  {{"procedure", procedure_}, {"code", code}, {"reason", outcome.reason()}, {"request_id", request_id},
+                   {"trace_id", trace_id_}});
+  }
+
+ private:
+  std::string_view procedure_;
+  edgepipe::transport::call_context const* ctx_;
+  edgepipe::reference::span_recorder* tracing_;
+  edgepipe::reference::metrics* metrics_;
+  edgepipe::reference::request_log const* log_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::optional<edgepipe::trace::call_span> span_;
+  std::string forward_traceparent_;
+  std::string_view forward_tracestate_;
+  std::string trace_id_;
+};
+
 // Everything the edge service needs, alive for the whole run.
 template <class ReplayStore>
 struct gateway_state {
   gateway_config const& config;
   edgepipe::crypto::ed25519_signer const& signer;
-  ReplayStore& replay;
+  edgepipe::reference::traced_replay_store<ReplayStore> replay;
   edgepipe::system_clock clock;
   edgepipe::reference::http_client backend_client;
   edgepipe::reference::backend_sessions sessions;
@@ -137,13 +218,13 @@ struct gateway_state {
   edgepipe::reference::metrics& metrics;
 
   gateway_state(asio::any_io_executor ex, gateway_config const& c, edgepipe::crypto::ed25519_signer const& s,
-                ReplayStore& r, edgepipe::reference::metrics& m)
+                ReplayStore& r, edgepipe::reference::metrics& m, edgepipe::reference::span_recorder const& tracing)
       : config{c},
         signer{s},
-        replay{r},
+        replay{r, &tracing, "replay store: reserve"},
         backend_client{ex, c.backend},
-        sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m},
-        commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m},
+        sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m, &tracing},
+        commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m, &tracing},
         limiter{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}},
         metrics{m} {
     routes.add("user", commands).add("lobby", commands);
@@ -156,7 +237,7 @@ struct gateway_state {
         st::envelope_stage<gw::SignedRequest>{{config.max_payload_bytes, {}}},
         st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
         st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
-        st::replay_stage<ReplayStore>{&replay, 2 * window},
+        st::replay_stage<edgepipe::reference::traced_replay_store<ReplayStore>>{&replay, 2 * window},
         st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
         st::response_signer_stage<edgepipe::system_clock>{&signer, &clock},
         st::routing_stage<edgepipe::reference::backend_commands>{&routes});
@@ -169,7 +250,7 @@ struct gateway_state {
         st::envelope_stage<gw::SignedRequest>{{config.max_payload_bytes, "gateway.subscribe_events"}},
         st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
         st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
-        st::replay_stage<ReplayStore>{&replay, 2 * window},
+        st::replay_stage<edgepipe::reference::traced_replay_store<ReplayStore>>{&replay, 2 * window},
         st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
         grant_subscription_stage{});
   }
@@ -198,27 +279,30 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
           ReplayStore& replay, std::function<bool()> replay_ready) {
   edgepipe::reference::metrics metrics;
   describe_metrics(metrics);
-  gateway_state<ReplayStore> state{io.get_executor(), config, signer, replay, metrics};
-  // Counts a finished call and its duration.
-  auto record = [&](std::string_view procedure, edgepipe::transport::call_context const& ctx, edgepipe::code c,
-                    std::chrono::steady_clock::time_point started) {
-    std::string const p{procedure};
-    metrics.add("edgepipe_requests_total",
-                {{"procedure", p}, {"protocol", std::string{protocol_name(ctx.protocol())}},
-                 {"code", std::string{edgepipe::to_string(c)}}});
-    metrics.observe("edgepipe_request_duration_seconds", {{"procedure", p}},
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  };
+  edgepipe::reference::request_log const log{config.log_format == "json"};
+  // Tracing: spans go to the OTLP exporter when EDGEPIPE_OTLP_ENDPOINT is set, nowhere otherwise.
+  std::shared_ptr<edgepipe::reference::otlp_exporter> exporter;
+  edgepipe::reference::span_recorder tracing;
+  if (!config.otlp_endpoint.empty()) {
+    exporter = std::make_shared<edgepipe::reference::otlp_exporter>(
+        io.get_executor(), *edgepipe::reference::parse_http_url(config.otlp_endpoint), &metrics);
+    exporter->start();
+    tracing = edgepipe::reference::span_recorder{
+        [e = exporter.get()](edgepipe::trace::span_record s) { e->record(std::move(s)); }};
+  }
+  gateway_state<ReplayStore> state{io.get_executor(), config, signer, replay, metrics, tracing};
   auto const execute = state.execute_chain();
 
   edgepipe::transport::router edge;
   edge.unary<gw::SignedRequest, gw::SignedResponse>(
       "/edgepipe.gateway.v1.EdgeGateway/ExecuteCommand",
       [&](gw::SignedRequest const& req, edgepipe::transport::call_context& ctx) -> asio::awaitable<edgepipe::result<gw::SignedResponse>> {
-        auto const started = std::chrono::steady_clock::now();
-        metrics_observer observer{&metrics};
-        auto r = co_await execute.run_observed(observer, st::received<gw::SignedRequest>{&req, ctx.header("traceparent")});
-        record("edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", ctx, r ? edgepipe::code::ok : r.error().code(), started);
+        call_telemetry telemetry{"edgepipe.gateway.v1.EdgeGateway/ExecuteCommand", ctx, tracing, metrics, log};
+        metrics_observer metrics_hooks{&metrics};
+        auto span_hooks = telemetry.stage_spans();
+        edgepipe::observers hooks{metrics_hooks, span_hooks};
+        auto r = co_await execute.run_observed(hooks, telemetry.input(req));
+        telemetry.finish(r ? edgepipe::status{} : r.error(), req.request_id());
         if (!r) co_return r.error();
         gw::SignedResponse out;
         out.set_request_id(req.request_id());
@@ -238,11 +322,13 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
       "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents",
       [&](gw::SignedRequest const& req, edgepipe::transport::message_writer<gw::SignedEvent>& out,
           edgepipe::transport::call_context& ctx) -> asio::awaitable<edgepipe::status> {
-        auto const started = std::chrono::steady_clock::now();
-        metrics_observer observer{&metrics};
-        auto r = co_await subscribe.run_observed(observer, st::received<gw::SignedRequest>{&req});
+        call_telemetry telemetry{"edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", ctx, tracing, metrics, log};
+        metrics_observer metrics_hooks{&metrics};
+        auto span_hooks = telemetry.stage_spans();
+        edgepipe::observers hooks{metrics_hooks, span_hooks};
+        auto r = co_await subscribe.run_observed(hooks, telemetry.input(req));
         if (!r) {
-          record("edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", ctx, r.error().code(), started);
+          telemetry.finish(r.error(), req.request_id());
           co_return r.error();
         }
         if (draining) co_return edgepipe::push::draining;
@@ -261,7 +347,7 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
           auto e = co_await sub.next();
           if (!e) {
             auto const end = sub.ended() ? sub.end_status() : edgepipe::status{edgepipe::code::canceled, "canceled"};
-            record("edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", ctx, end.code(), started);
+            telemetry.finish(end, req.request_id());
             co_return end;
           }
           gw::SignedEvent const signed_event = state.sign_event(req, *e);
@@ -318,6 +404,7 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
           admin_server.stop();
           co_await edge_server.shutdown();
           push->stop();
+          if (exporter) exporter->stop();
           io.stop();
         },
         asio::detached);

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import http from "node:http";
 import http2 from "node:http2";
 import { createInterface } from "node:readline";
 import { create, createFileRegistry, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -634,4 +635,175 @@ describe("subscriptions", () => {
     assert.equal(Buffer.from(res.payload).toString(), "slow");
     assert.equal(await exited, 0);
   });
+});
+
+// --- telemetry: an in-test OTLP/HTTP receiver ------------------------------------------
+
+const otlp = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(requireEnv("EDGEPIPE_OTLP_DESCRIPTORS"))));
+const ExportTraceServiceRequest = otlp.getMessage("opentelemetry.proto.trace.v1.ExportTraceServiceRequest");
+const hex = (b) => Buffer.from(b).toString("hex");
+const attr = (span, key) => span.attributes.find((a) => a.key === key)?.value?.value?.value;
+
+// Decodes every POST /v1/traces with the same message definitions the gateway encodes with.
+// mode: "ok" answers 200; "fail" answers 500; "hang" never answers.
+async function startReceiver() {
+  const r = { spans: [], resources: [], posts: 0, mode: "ok", hung: [] };
+  r.server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      r.posts++;
+      if (r.mode === "hang") return r.hung.push(res);
+      if (r.mode === "fail") return res.writeHead(500).end();
+      assert.equal(req.url, "/v1/traces");
+      assert.equal(req.headers["content-type"], "application/x-protobuf");
+      const body = fromBinary(ExportTraceServiceRequest, Buffer.concat(chunks));
+      for (const rs of body.resourceSpans) {
+        r.resources.push(rs.resource);
+        for (const ss of rs.scopeSpans) r.spans.push(...ss.spans);
+      }
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise((resolve) => r.server.listen(0, "127.0.0.1", resolve));
+  r.url = `http://127.0.0.1:${r.server.address().port}`;
+  r.trace = async (traceId, atLeast, ms = 8000) => {
+    const until = Date.now() + ms;
+    for (;;) {
+      const spans = r.spans.filter((s) => hex(s.traceId) === traceId);
+      if (spans.length >= atLeast || Date.now() > until) return spans;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  };
+  return r;
+}
+
+async function startTracedGateway(receiverUrl, env = {}) {
+  const admin = `127.0.0.1:${await freePort()}`;
+  const lines = [];
+  const g = await startGateway(backend.url, redis.url,
+    { EDGEPIPE_OTLP_ENDPOINT: receiverUrl, EDGEPIPE_ADMIN_ADDR: admin, EDGEPIPE_LOG_FORMAT: "json", ...env });
+  createInterface({ input: g.child.stdout }).on("line", (line) => lines.push(line));
+  return { ...g, admin: `http://${admin}`, lines };
+}
+
+async function metric(g, name) {
+  const text = await (await fetch(`${g.admin}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+describe("telemetry", () => {
+  const stages = ["envelope", "session", "payload_hash", "signature", "freshness", "replay", "rate_limit", "response_signer", "routing"];
+  let receiver, g;
+  before(async () => {
+    receiver = await startReceiver();
+    g = await startTracedGateway(receiver.url);
+  });
+  after(() => {
+    g?.child.kill("SIGTERM");
+    for (const res of receiver?.hung ?? []) res.destroy();
+    receiver?.server.close();
+  });
+
+  test("one trace per call: the server span continues the caller's, one child per stage in order, backend calls carry our span", async () => {
+    const device = await registerDevice(g);
+    const traceId = crypto.randomBytes(16).toString("hex");
+    const callerSpan = crypto.randomBytes(8).toString("hex");
+    const res = await createClient(EdgeGateway, transports.gRPC(g)).executeCommand(signedRequest(device),
+      { headers: { traceparent: `00-${traceId}-${callerSpan}-01`, tracestate: "vendor=abc" } });
+    const spans = await receiver.trace(traceId, 1 + stages.length + 3);
+    const server = spans.filter((s) => s.name === "edgepipe.gateway.v1.EdgeGateway/ExecuteCommand");
+    assert.equal(server.length, 1, "one server span");
+    assert.equal(hex(server[0].parentSpanId), callerSpan, "continues the caller's trace");
+    assert.equal(server[0].kind, 2 /* SERVER */);
+    const children = spans.filter((s) => s.name.startsWith("stage ")).sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
+    assert.deepEqual(children.map((s) => attr(s, "edgepipe.stage")), stages);
+    for (const s of children) {
+      assert.equal(hex(s.parentSpanId), hex(server[0].spanId));
+      assert.equal(attr(s, "edgepipe.outcome"), "ok");
+    }
+    // The backend's user.echo reports the traceparent it got: its parent is one of our spans.
+    const got = /^traced:00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(res.resultCode);
+    assert.ok(got, `the backend saw a traceparent (${res.resultCode})`);
+    assert.equal(got[1], traceId);
+    const command = spans.find((s) => hex(s.spanId) === got[2]);
+    assert.ok(command, "the backend's parent span was exported");
+    assert.equal(command.kind, 3 /* CLIENT */);
+    assert.equal(hex(command.parentSpanId), hex(server[0].spanId));
+    assert.ok(spans.some((s) => s.name.startsWith("GET /api/v1/internal/sessions")), "the session lookup has a span");
+    assert.ok(spans.some((s) => s.name === "replay store: reserve"), "the replay reservation has a span");
+    const service = receiver.resources.flatMap((r) => r.attributes).find((a) => a.key === "service.name");
+    assert.equal(service.value.value.value, "edgepipe-gateway");
+  });
+
+  test("a rejected call's trace ends at the rejecting stage, with the reason", async () => {
+    const device = await registerDevice(g);
+    const traceId = crypto.randomBytes(16).toString("hex");
+    const req = signedRequest(device, { tamper: { after: (r) => (r.signature[3] ^= 1) } });
+    await callError(createClient(EdgeGateway, transports.gRPC(g)).executeCommand(req,
+      { headers: { traceparent: `00-${traceId}-${crypto.randomBytes(8).toString("hex")}-01` } }));
+    const spans = await receiver.trace(traceId, 1 + 4);
+    await new Promise((r) => setTimeout(r, 300));
+    const all = receiver.spans.filter((s) => hex(s.traceId) === traceId);
+    const ran = all.filter((s) => s.name.startsWith("stage ")).sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1));
+    assert.deepEqual(ran.map((s) => attr(s, "edgepipe.stage")), ["envelope", "session", "payload_hash", "signature"]);
+    const last = ran.at(-1);
+    assert.equal(last.status.code, 2 /* ERROR */);
+    assert.equal(last.status.message, "signature_invalid");
+    assert.equal(attr(last, "edgepipe.outcome"), "signature_invalid");
+    const server = all.find((s) => s.kind === 2);
+    assert.equal(attr(server, "edgepipe.reason"), "signature_invalid");
+    assert.ok(spans.length >= 5);
+    // The log line about it leads to the trace and the request.
+    const line = g.lines.map((l) => { try { return JSON.parse(l); } catch { return null; } })
+      .find((j) => j?.message === "call rejected" && j.trace_id === traceId);
+    assert.ok(line, "a JSON log line with the trace id");
+    assert.equal(line.request_id, req.requestId);
+    assert.equal(line.reason, "signature_invalid");
+    assert.ok(!JSON.stringify(line).includes(Buffer.from(req.signature).toString("base64")), "no signature in logs");
+  });
+
+  test("stage latency histograms and the dropped-spans counter are exported", async () => {
+    const text = await (await fetch(`${g.admin}/metrics`)).text();
+    for (const stage of stages) assert.match(text, new RegExp(`edgepipe_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`), stage);
+    assert.match(text, /# TYPE edgepipe_trace_spans_dropped_total counter/);
+  });
+
+  for (const mode of ["fail", "hang", "stopped"]) {
+    test(`a collector that ${mode === "fail" ? "answers 500" : mode === "hang" ? "never answers" : "is down"}: calls succeed promptly, spans are dropped and counted`, async () => {
+      const r = await startReceiver();
+      r.mode = mode;
+      if (mode === "stopped") await new Promise((res) => r.server.close(res));
+      const traced = await startTracedGateway(r.url);
+      try {
+        const device = await registerDevice(traced);
+        const client = createClient(EdgeGateway, transports.gRPC(traced));
+        const before = await metric(traced, "edgepipe_trace_spans_dropped_total");
+        // Calls while exports fail (or hang until their 2 s timeout): each still answers at once.
+        const until = Date.now() + 3000;
+        let calls = 0;
+        while (Date.now() < until) {
+          const started = Date.now();
+          const res = await client.executeCommand(signedRequest(device));
+          assert.match(res.resultCode, /^(ok|traced:)/);  // traced: the backend got our span's traceparent
+          assert.ok(Date.now() - started < 1000, "a call never waits for the collector");
+          calls++;
+          await new Promise((res2) => setTimeout(res2, 50));
+        }
+        assert.ok(calls > 20);
+        // A batch is dropped after its last attempt (three, 2 s each at most when hung).
+        let dropped = before;
+        for (const until2 = Date.now() + 12000; dropped <= before && Date.now() < until2;) {
+          await new Promise((res2) => setTimeout(res2, 250));
+          dropped = await metric(traced, "edgepipe_trace_spans_dropped_total");
+        }
+        assert.ok(dropped > before, `dropped spans counted (${before} -> ${dropped})`);
+      } finally {
+        traced.child.kill("SIGTERM");
+        for (const res of r.hung) res.destroy();
+        r.server.close();
+      }
+    });
+  }
 });

@@ -3,6 +3,9 @@
 
 #include <edgepipe/status.hpp>
 
+#include <tuple>
+#include <utility>
+
 namespace edgepipe {
 
 // An observer is any type with
@@ -22,6 +25,26 @@ struct null_observer {
   }
   template <class Stage>
   constexpr void stage_finished(Stage const&, token, status const&) noexcept {}
+};
+
+// Several observers as one (metrics and tracing, say): each sees every hook, in order.
+template <class... Observers>
+struct observers {
+  std::tuple<Observers&...> each;
+
+  explicit observers(Observers&... o) noexcept : each{o...} {}
+
+  template <class Stage>
+  auto stage_started(Stage const& s) noexcept {
+    return std::apply([&](auto&... o) { return std::tuple{o.stage_started(s)...}; }, each);
+  }
+
+  template <class Stage, class Token>
+  void stage_finished(Stage const& s, Token t, status const& outcome) noexcept {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (std::get<I>(each).stage_finished(s, std::move(std::get<I>(t)), outcome), ...);
+    }(std::index_sequence_for<Observers...>{});
+  }
 };
 
 }  // namespace edgepipe

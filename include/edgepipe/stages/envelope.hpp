@@ -98,9 +98,11 @@ struct envelope_stage {
     Message const& m = *in.message;
     using namespace envelope_rules;
     if (m.protocol_version() != protocol_version) return malformed("protocol_version must be 1");
+    bool const traced = valid_traceparent(in.traceparent);
     envelope e{m.device_session_id(), m.message_type(), m.payload(),  m.payload_sha256(),
                m.timestamp_ms(),      m.request_id(),   m.signature(),
-               valid_traceparent(in.traceparent) ? in.traceparent : std::string_view{}};
+               traced ? in.traceparent : std::string_view{},
+               traced && trace::valid_tracestate(in.tracestate) ? in.tracestate : std::string_view{}};
     if (!valid_device_session_id(e.device_session_id))
       return malformed("device_session_id must be 1..128 bytes of [A-Za-z0-9._:-]");
     if (!valid_message_type(e.message_type))

@@ -3,6 +3,7 @@
 
 #include <edgepipe/crypto/ed25519.hpp>
 #include <edgepipe/crypto/sha256.hpp>
+#include <edgepipe/trace/trace_context.hpp>
 
 #include <cstdint>
 #include <string>
@@ -11,27 +12,17 @@
 namespace edgepipe::stages {
 
 // The chain's input: the decoded request message, owned by the caller for the whole run,
-// and the W3C trace context it came with (already validated; empty when absent).
+// and the W3C trace context to carry on to the backend (checked by the envelope stage:
+// malformed values are dropped).
 template <class Message>
 struct received {
   Message const* message;
   std::string_view traceparent{};
+  std::string_view tracestate{};
 };
 
-// A W3C traceparent: "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", ids not all
-// zero. Anything else is ignored, never forwarded.
-constexpr bool valid_traceparent(std::string_view t) noexcept {
-  if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-' || t.substr(0, 2) != "00") return false;
-  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
-  bool trace_nonzero = false, parent_nonzero = false;
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    if (i == 2 || i == 35 || i == 52) continue;
-    if (!hex(t[i])) return false;
-    if (t[i] != '0' && i >= 3 && i < 35) trace_nonzero = true;
-    if (t[i] != '0' && i >= 36 && i < 52) parent_nonzero = true;
-  }
-  return trace_nonzero && parent_nonzero;
-}
+// A W3C traceparent the gateway may continue and forward; anything else is ignored.
+constexpr bool valid_traceparent(std::string_view t) noexcept { return trace::parse_traceparent(t).has_value(); }
 
 // The request's fields after every limit was checked. Views into the received message.
 struct envelope {
@@ -43,6 +34,7 @@ struct envelope {
   std::string_view request_id;
   std::string_view signature;  // 64 bytes
   std::string_view traceparent;  // valid W3C trace context, or empty
+  std::string_view tracestate;   // valid W3C tracestate (with a valid traceparent), or empty
 };
 
 // The device session, as the session source reported it; active.

@@ -74,6 +74,12 @@ struct replay_stage {
 
   using call_type = decltype(std::declval<Store&>().reserve(std::string_view{}, std::int64_t{}));
 
+  // A store may take the request's traceparent too, to trace its own I/O.
+  static auto with_trace(Store& s, std::string_view traceparent, std::string_view key, std::int64_t ttl) {
+    if constexpr (requires { s.reserve(key, ttl, traceparent); }) return s.reserve(key, ttl, traceparent);
+    else return s.reserve(key, ttl);
+  }
+
   result<replay_reserved> operator()(auto const& ctx) const noexcept
     requires(!is_asio_awaitable<call_type>)
   {
@@ -81,7 +87,7 @@ struct replay_stage {
     crypto::fixed_buffer<max_replay_key> key;
     append_replay_key(key, e.device_session_id, e.request_id);
     if (key.overflow()) return replay_failures::unavailable;
-    return decide_replay(store->reserve(key.view(), ttl_ms));
+    return decide_replay(with_trace(*store, e.traceparent, key.view(), ttl_ms));
   }
 
   template <class Context>
@@ -92,7 +98,7 @@ struct replay_stage {
     crypto::fixed_buffer<max_replay_key> key;
     append_replay_key(key, e.device_session_id, e.request_id);
     if (key.overflow()) co_return replay_failures::unavailable;
-    co_return decide_replay(co_await store->reserve(key.view(), ttl_ms));
+    co_return decide_replay(co_await with_trace(*store, e.traceparent, key.view(), ttl_ms));
   }
 };
 

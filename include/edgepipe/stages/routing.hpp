@@ -28,6 +28,7 @@ struct command {
   std::string_view device_session_id;
   std::string_view user_id;
   std::string_view traceparent;  // to propagate to the backend; empty when absent
+  std::string_view tracestate;   // likewise
 };
 
 // Executes a command: `execute(command)` returns result<response> (result_code and
@@ -89,7 +90,8 @@ struct routing_stage {
 
   static command command_of(auto const& ctx) noexcept {
     auto const& e = get<envelope>(ctx);
-    return {e.message_type, e.payload, e.request_id, e.device_session_id, get<session>(ctx).user_id, e.traceparent};
+    return {e.message_type, e.payload, e.request_id, e.device_session_id, get<session>(ctx).user_id, e.traceparent,
+            e.tracestate};
   }
 
   result<response> operator()(auto const& ctx) const

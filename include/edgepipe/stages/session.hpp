@@ -78,20 +78,26 @@ struct session_stage {
 
   using call_type = decltype(std::declval<Source&>().find(std::string_view{}));
 
+  // A source may take the request's traceparent too, to trace its own I/O.
+  static auto with_trace(Source& s, std::string_view traceparent, std::string_view id) {
+    if constexpr (requires { s.find(id, traceparent); }) return s.find(id, traceparent);
+    else return s.find(id);
+  }
+
   result<session> operator()(auto const& ctx) const
     requires(!is_asio_awaitable<call_type>)
   {
-    std::string_view id = get<envelope>(ctx).device_session_id;
-    return decide_session(id, source->find(id));
+    auto const& e = get<envelope>(ctx);
+    return decide_session(e.device_session_id, with_trace(*source, e.traceparent, e.device_session_id));
   }
 
   template <class Context>
   boost::asio::awaitable<result<session>> operator()(Context ctx) const
     requires is_asio_awaitable<call_type>
   {
-    std::string_view id = get<envelope>(ctx).device_session_id;
-    session_answer answer = co_await source->find(id);
-    co_return decide_session(id, answer);
+    auto const& e = get<envelope>(ctx);
+    session_answer answer = co_await with_trace(*source, e.traceparent, e.device_session_id);
+    co_return decide_session(e.device_session_id, answer);
   }
 };
 
