@@ -17,6 +17,17 @@ def load(name):
 g, gc, gh = load("gateway-grpc.json"), load("gateway-connect.json"), load("gateway-half.json")
 p, pc = load("peer-grpc.json"), load("peer-connect.json")
 fan = load("fanout.json")
+micro = load("micro.json")["benchmarks"]
+
+
+def micro_row(name):
+    rows = [b for b in micro if b["run_name"] == name and b.get("aggregate_name", "median") == "median"]
+    return rows[0] if rows else None
+
+
+def micro_us(name):
+    b = micro_row(name)
+    return b["cpu_time"] * {"ns": 1e-3, "us": 1.0, "ms": 1e3}[b["time_unit"]] if b else float("nan")
 machine = open(os.path.join(out, "machine.txt")).read().strip().splitlines()
 
 
@@ -55,6 +66,10 @@ rows = [
      f"{chain_us:.2f} vs {hand_us:.2f} µs ({chain_overhead:+.1f} %)", abs(chain_overhead) <= 5),
     ("Composed chain vs hand-written, six trivial stages", "within 5 %",
      f"{trivial_chain_ns:.2f} vs {trivial_hand_ns:.2f} ns ({trivial_overhead:+.1f} %)", trivial_overhead <= 5),
+    ("Tracing off: the chain with the tracing observer vs without", "within 5 %, 0 allocations added",
+     f"{micro_us('contract_chain_tracing/0'):.2f} vs {chain_us:.2f} µs; tracing on {micro_us('contract_chain_tracing/1'):.2f} µs",
+     micro_us("contract_chain_tracing/0") <= chain_us * 1.05
+     and (micro_row("contract_chain_tracing/0") or {}).get("allocs/op", 1) <= (micro_row("contract_chain") or {}).get("allocs/op", 0) + 0.01),
     ("Heap allocations the chain adds", "0",
      f"{extra_allocs:.2f} per call (contract), {trivial_allocs:.2f} (trivial)", extra_allocs <= 0.01 and trivial_allocs == 0),
 ]

@@ -4,6 +4,9 @@
 #include "../../tests/support/contract_world.hpp"
 #include "allocation_counter.hpp"
 
+#include <edgepipe/trace/call_span.hpp>
+#include <edgepipe/trace/tracing_observer.hpp>
+
 #include <benchmark/benchmark.h>
 
 #include <optional>
@@ -131,6 +134,33 @@ void contract_hand_written(benchmark::State& state) {
   report_allocations(state, before);
 }
 BENCHMARK(contract_hand_written);
+
+// The same chain watched by the tracing observer: off (no sink: one branch per stage),
+// and on (a span per stage into a sink that keeps the last few).
+struct discarding_sink {
+  std::size_t recorded = 0;
+  void record(edgepipe::trace::span_record s) {
+    ++recorded;
+    benchmark::DoNotOptimize(s);
+  }
+};
+
+void contract_chain_tracing(benchmark::State& state) {
+  fixture f;
+  auto const chain = f.chain();
+  discarding_sink sink;
+  auto const call = edgepipe::trace::call_span::begin("");
+  edgepipe::trace::tracing_observer<discarding_sink> observer{state.range(0) ? &sink : nullptr, call.trace, call.id, 1};
+  auto const before = bench::allocations.load();
+  for (auto _ : state) {
+    auto out = chain.run_observed(observer, st::received<request>{&f.take(state)});
+    if (!out) state.SkipWithError(std::string{out.error().reason()}.c_str());
+    benchmark::DoNotOptimize(out);
+  }
+  report_allocations(state, before);
+  state.SetLabel(state.range(0) ? "tracing on" : "tracing off");
+}
+BENCHMARK(contract_chain_tracing)->Arg(0)->Arg(1);
 
 // --- each stage alone, on a context where the earlier stages have run -------------------
 

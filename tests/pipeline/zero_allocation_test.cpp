@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <edgepipe/pipeline/chain.hpp>
+#include <edgepipe/trace/tracing_observer.hpp>
 
 #include "sample_stages.hpp"
 
@@ -94,4 +95,39 @@ TEST_CASE("a six-stage synchronous chain with an around stage allocates nothing"
   CHECK(rejected == 1000);
   CHECK(observer.finished == 6000);
   CHECK(in_flight == 0);
+}
+
+namespace {
+// A sink that must never be reached with tracing off.
+struct forbidden_sink {
+  int recorded = 0;
+  void record(edgepipe::trace::span_record) { ++recorded; }
+};
+}  // namespace
+
+TEST_CASE("with tracing off, the tracing observer allocates nothing and records nothing", "[pipeline][allocation][trace]") {
+  sample::counters seen;
+  int in_flight = 0;
+  auto const chain = edgepipe::make_chain<sample::raw_request>(
+      sample::envelope_stage{&seen}, sample::session_stage{&seen}, sample::concurrency_stage{&in_flight, &seen},
+      sample::signature_stage{&seen}, sample::freshness_stage{&seen}, sample::route_stage{&seen});
+  forbidden_sink sink;
+  edgepipe::trace::tracing_observer<forbidden_sink> off{};  // no sink: tracing is off
+  counting_observer counting;
+  edgepipe::observers both{counting, off};
+  int passed = 0;
+
+  long const before = allocations.load();
+  for (int i = 0; i < 1000; ++i) passed += chain.run_observed(both, sample::raw_request{"alice-phone:42"}).has_value();
+  long const during = allocations.load() - before;
+
+  CHECK(during == 0);
+  CHECK(passed == 1000);
+  CHECK(counting.finished == 6000);  // the combined observer reached the other one every time
+  CHECK(sink.recorded == 0);
+
+  // On, the same observer records one span per stage, named after it.
+  edgepipe::trace::tracing_observer<forbidden_sink> on{&sink, edgepipe::trace::new_trace_id(), edgepipe::trace::new_span_id(), 1};
+  CHECK(chain.run_observed(on, sample::raw_request{"alice-phone:42"}).has_value());
+  CHECK(sink.recorded == 6);
 }
