@@ -59,13 +59,25 @@ class metrics {
   void add(std::string const& name, labels const& l, double by = 1) { series_[name][label_text(l)] += by; }
   void set(std::string const& name, labels const& l, double v) { series_[name][label_text(l)] = v; }
 
-  void observe(std::string const& name, labels const& l, double seconds) {
-    auto& h = histograms_[name][label_text(l)];
-    for (std::size_t i = 0; i < duration_buckets.size(); ++i)
-      if (seconds <= duration_buckets[i]) ++h.buckets[i];
-    ++h.count;
-    h.sum += seconds;
-  }
+  struct histogram {
+    std::array<unsigned long long, duration_buckets.size()> buckets{};
+    unsigned long long count = 0;
+    double sum = 0;
+
+    void observe(double seconds) noexcept {
+      for (std::size_t i = 0; i < duration_buckets.size(); ++i)
+        if (seconds <= duration_buckets[i]) ++buckets[i];
+      ++count;
+      sum += seconds;
+    }
+  };
+
+  void observe(std::string const& name, labels const& l, double seconds) { series_histogram(name, l).observe(seconds); }
+
+  // One series, to keep and update without looking it up (and building its label text)
+  // per request. References stay valid for the registry's life.
+  histogram& series_histogram(std::string const& name, labels const& l) { return histograms_[name][label_text(l)]; }
+  double& series_value(std::string const& name, labels const& l) { return series_[name][label_text(l)]; }
 
   [[nodiscard]] std::string text() const {
     std::string out;
@@ -91,11 +103,6 @@ class metrics {
  private:
   struct family {
     std::string type, help;
-  };
-  struct histogram {
-    std::array<unsigned long long, duration_buckets.size()> buckets{};
-    unsigned long long count = 0;
-    double sum = 0;
   };
   std::map<std::string, family> families_;
   std::map<std::string, std::map<std::string, double>> series_;

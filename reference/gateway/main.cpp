@@ -97,13 +97,24 @@ struct metrics_observer {
   }
   template <class Stage>
   void stage_finished(Stage const&, token t, edgepipe::status const& s) noexcept {
-    m->observe("edgepipe_stage_duration_seconds", {{"stage", std::string{Stage::name}}},
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count());
+    // The stage's histogram is found once per registry, not per request.
+    static thread_local std::pair<edgepipe::reference::metrics*, edgepipe::reference::metrics::histogram*> series{};
+    if (series.first != m)
+      series = {m, &m->series_histogram("edgepipe_stage_duration_seconds", {{"stage", std::string{Stage::name}}})};
+    series.second->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t.started).count());
     if (!s.ok())
       m->add("edgepipe_rejections_total", {{"stage", std::string{Stage::name}}, {"reason", std::string{s.reason()}}});
-    if (Stage::name == std::string_view{"replay"})
-      m->add("edgepipe_replay_reservations_total",
-             {{"result", s.ok() ? "reserved" : s.reason() == "replayed_request" ? "replayed" : "unavailable"}});
+    if constexpr (Stage::name == std::string_view{"replay"}) {
+      if (s.ok()) {
+        static thread_local std::pair<edgepipe::reference::metrics*, double*> reserved{};
+        if (reserved.first != m)
+          reserved = {m, &m->series_value("edgepipe_replay_reservations_total", {{"result", "reserved"}})};
+        *reserved.second += 1;
+      } else {
+        m->add("edgepipe_replay_reservations_total",
+               {{"result", s.reason() == "replayed_request" ? "replayed" : "unavailable"}});
+      }
+    }
   }
 };
 
