@@ -108,3 +108,15 @@ with open(os.path.join(out, "cpu.dat"), "w") as f:
     f.write('"Ed25519\\nverify + sign" %.2f\n' % crypto_us)
     f.write('"edgepipe-gateway\\nExecuteCommand" %.2f\n' % gateway_cpu)
     f.write('"connect-node peer\\nExecuteCommand" %.2f\n' % p["server_cpu_us_per_call"])
+
+print("\n## Micro-benchmarks (median CPU time)\n")
+print("| benchmark | time | allocations / op |\n|---|---|---|")
+for b in micro:
+    if b.get("aggregate_name", "median") != "median" or b.get("error_occurred"):
+        continue
+    t = b["cpu_time"]
+    unit = b["time_unit"]
+    text = f"{t:.1f} {unit}" if t >= 10 else f"{t:.2f} {unit}"
+    label = f" ({b['label']})" if b.get("label") else ""
+    allocs = b.get("allocs/op")
+    print(f"| `{b['run_name']}`{label} | {text} | {'' if allocs is None else f'{allocs:.2f}'} |")
