@@ -557,7 +557,8 @@ class fanout_driver final : public driver {
     }
     for (auto& c : conns_) c->close();
     io_.run_for(std::chrono::milliseconds{200});
-    json out{{"mode", "fanout"}, {"subscriptions", ready_}, {"open_seconds", open_s}, {"events", rounds}};
+    json out{{"mode", "fanout"}, {"subscriptions", ready_}, {"open_seconds", open_s}, {"events", rounds},
+             {"ended_early", ended_by_}};
     if (o_.rss_pid > 0) {
       out["rss_kib_before"] = rss_before;
       out["rss_kib_open"] = rss_open;
@@ -579,7 +580,10 @@ class fanout_driver final : public driver {
       ++reached_;
     }
   }
-  void finished(stream_state&, std::uint32_t) override { ++ended_; }
+  void finished(stream_state& s, std::uint32_t error_code) override {
+    ++ended_;
+    ++ended_by_[error_code != NGHTTP2_NO_ERROR ? std::string{"stream_reset"} : grpc_code_name(s.grpc_status)];
+  }
 
  private:
   template <class Done>
@@ -599,6 +603,7 @@ class fanout_driver final : public driver {
   std::vector<int> seen_;
   std::vector<std::uint32_t> arrival_us_;
   std::size_t ready_ = 0, ended_ = 0, reached_ = 0;
+  std::map<std::string, std::size_t> ended_by_;
   int round_ = 0;
   clock_type::time_point push_started_;
 };

@@ -192,7 +192,10 @@ class call_telemetry {
       tracing_->record(std::move(record));
       span_.reset();
     }
-    if (outcome.ok())
+    if (outcome.code() == edgepipe::code::canceled)  // the client left: normal for a stream
+      log_->write(spdlog::level::debug, "call canceled",
+                  {{"procedure", procedure_}, {"request_id", request_id}, {"trace_id", trace_id_}});
+    else if (outcome.ok())
       log_->write(spdlog::level::debug, "call ok",
                   {{"procedure", procedure_}, {"request_id", request_id}, {"trace_id", trace_id_}});
     else
