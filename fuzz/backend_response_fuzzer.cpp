@@ -2,6 +2,7 @@
 // anywhere, through Beast's parser configured as the gateway's HTTP client does, then
 // read as a sessions answer and as a commands answer. Nothing crashes, no body beyond
 // the limit is kept, and each answer maps to exactly what contract section 5 says.
+#include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
 #include "../reference/gateway/backend.hpp"
 
 #include "fuzz_check.hpp"

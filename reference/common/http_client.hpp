@@ -2,6 +2,7 @@
 // per call, bounded response bodies. Errors are values.
 #pragma once
 
+#include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -3,6 +3,7 @@
 // one coroutine per connection.
 #pragma once
 
+#include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -6,6 +6,7 @@
 // first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive.
 #pragma once
 
+#include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
 #include <edgepipe/protocol/metadata.hpp>
 #include <edgepipe/transport/detail/call.hpp>
 #include <edgepipe/transport/detail/dispatch.hpp>
