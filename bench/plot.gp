@@ -1,5 +1,6 @@
 # Server CPU per request, from one bench/run: gnuplot -e "dir='bench/results/latest'" bench/plot.gp
-set terminal pngcairo size 900,480 font ",10"
+set terminal pngcairo size 900,500 font ",10"
+set bmargin 5
 set output dir."/cpu-per-request.png"
 set title "Server CPU time per request (µs, lower is better; same machine, same run)"
 set style data histograms
