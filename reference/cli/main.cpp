@@ -26,6 +26,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/http.hpp>
 
 #include <sys/stat.h>
 

@@ -14,6 +14,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -45,6 +46,9 @@ class http_server {
     std::size_t max_body_bytes = 1024 * 1024;
     std::size_t max_header_bytes = 16 * 1024;
     std::chrono::milliseconds header_timeout{10'000};
+    // Idle time between requests before a kept-alive connection is closed, announced in
+    // `Keep-Alive: timeout=N` (0: only the header timeout applies, nothing is announced).
+    std::chrono::seconds keep_alive_timeout{0};
   };
 
   http_server(boost::asio::any_io_executor ex, http_handler handler, options o)
@@ -80,11 +84,15 @@ class http_server {
     boost::system::error_code ec;
     auto ep = stream.socket().remote_endpoint(ec);
     if (!ec) ctx.peer_address = ep.address().to_string();
-    for (;;) {
+    bool const announce = options_.keep_alive_timeout.count() > 0;
+    std::string const keep_alive_value = "timeout=" + std::to_string(options_.keep_alive_timeout.count());
+    for (bool first = true;; first = false) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
       parser.body_limit(options_.max_body_bytes);
-      stream.expires_after(options_.header_timeout);
+      stream.expires_after(announce && !first ? std::min<std::chrono::milliseconds>(options_.keep_alive_timeout,
+                                                                                  options_.header_timeout)
+                                              : options_.header_timeout);
       auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, boost::asio::as_tuple(boost::asio::use_awaitable));
       stream.expires_never();
       if (read_ec == http::error::header_limit || read_ec == http::error::body_limit) {
@@ -100,6 +108,7 @@ class http_server {
       bool const keep_alive = req.keep_alive();
       http_response r = co_await handler_(std::move(req), ctx);
       r.keep_alive(keep_alive);
+      if (keep_alive && announce) r.set(http::field::keep_alive, keep_alive_value);
       r.prepare_payload();
       auto [write_ec, m] = co_await http::async_write(stream, r, boost::asio::as_tuple(boost::asio::use_awaitable));
       if (write_ec || !keep_alive) co_return;

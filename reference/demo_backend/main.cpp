@@ -20,6 +20,7 @@
 #include <list>
 
 #include <edgepipe/crypto/ed25519.hpp>
+#include <edgepipe/stages/session.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -158,6 +159,10 @@ class demo_backend {
     auto body = json::parse(req.body(), nullptr, false);
     if (!body.is_object() || !body["user_id"].is_string() || !body["public_key"].is_string())
       return make_response(http::status::bad_request, R"({"error":"want user_id and public_key"})");
+    // A user id travels in a header of every command: the same rule the gateway holds
+    // session records to.
+    if (!edgepipe::stages::valid_user_id(body["user_id"].get<std::string>()))
+      return make_response(http::status::bad_request, R"({"error":"user_id: 1..128 printable ASCII bytes, no spaces"})");
     edgepipe::crypto::ed25519_public_key key{};
     if (!edgepipe::crypto::from_base64(body["public_key"].get<std::string>(), key))
       return make_response(http::status::bad_request, R"({"error":"public_key must be base64 of 32 bytes"})");
@@ -269,7 +274,8 @@ int main(int argc, char** argv) {
   demo_backend backend{push};
   http_server server{io.get_executor(),
                      [&](http_request req, request_context ctx) { return backend.handle(std::move(req), ctx); },
-                     http_server::options{}};
+                     // As Node's HTTP server does: idle keep-alive connections close after 5 s.
+                     http_server::options{.keep_alive_timeout = std::chrono::seconds{5}}};
   server.listen({asio::ip::make_address(endpoint->host), endpoint->port});
   server.start();
   std::printf("listening on %s:%u push %s:%u\n", endpoint->host.c_str(), server.local_endpoint().port(),

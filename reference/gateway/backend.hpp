@@ -6,6 +6,7 @@
 #include "../common/metrics.hpp"
 #include "tracing.hpp"
 
+#include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
 
@@ -55,7 +56,8 @@ inline void end_backend_span(client_span& span, http_client::outcome const& r) {
 }
 
 // What the sessions endpoint's answer means: 200 with a well-formed body is `found`, 404
-// `not_found`, an oversized answer `malformed`, anything else (5xx, no answer) `unreachable`.
+// `not_found`, an oversized answer `malformed`, anything else (5xx, no answer, not HTTP)
+// `unreachable`. Whether a found session's fields are acceptable is the stage's decision.
 inline stages::session_answer session_answer_of(http_client::outcome const& r) {
   using o = stages::session_answer::outcome;
   stages::session_answer a;
@@ -88,7 +90,8 @@ class backend_sessions {
     http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
     req.set(http::field::accept, "application/json");
     if (span.active()) req.set("traceparent", span.traceparent());
-    auto r = co_await client_->send(std::move(req), timeout_);
+    // A lookup has no effect: it may be sent again when a reused connection turns out closed.
+    auto r = co_await client_->send(std::move(req), timeout_, http_retry::once_if_unanswered);
     count_backend_call(metrics_, "sessions", r);
     auto answer = session_answer_of(r);
     end_backend_span(span, r);
@@ -102,7 +105,18 @@ class backend_sessions {
   span_recorder const* tracing_;
 };
 
-// The backend's HTTP status -> the command's status (contract section 5).
+// X-Result-Code: absent or empty means "ok"; otherwise 1..64 bytes of [a-z0-9_.-]. It is
+// signed and sent to clients as a string, so anything else is the backend's error.
+constexpr bool is_result_code(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
+  return true;
+}
+
+inline constexpr status backend_bad_response{code::internal, "backend_bad_response"};
+
+// The backend's HTTP status -> the command's status.
 inline status command_status_of(unsigned http) noexcept {
   switch (http) {
     case 400: return {code::invalid_argument, "backend_rejected"};
@@ -122,7 +136,8 @@ inline result<stages::response> command_result_of(http_client::outcome& r) {
   auto const http_status = r.res.result_int();
   if (http_status < 200 || http_status > 299) return command_status_of(http_status);
   stages::response out;
-  auto const result_code = r.res["X-Result-Code"];
+  std::string_view const result_code{r.res["X-Result-Code"].data(), r.res["X-Result-Code"].size()};
+  if (!result_code.empty() && !is_result_code(result_code)) return backend_bad_response;
   out.result_code = result_code.empty() ? std::string{"ok"} : std::string{result_code};
   out.payload = std::move(r.res.body());
   return out;
@@ -146,7 +161,10 @@ class backend_commands {
     client_span span{tracing_, c.traceparent, "POST /api/v1/internal/commands/{message_type}"};
     if (span.active()) req.set("traceparent", span.traceparent());
     else if (!c.traceparent.empty()) req.set("traceparent", std::string{c.traceparent});
-    if (!c.tracestate.empty()) req.set("tracestate", std::string{c.tracestate});
+    // The caller's tracestate goes on only as a valid header value: the client refuses
+    // a request with any other, and a trace header must never cost the call.
+    if (!c.tracestate.empty() && protocol::is_header_value(c.tracestate))
+      req.set("tracestate", std::string{c.tracestate});
     span.attribute("edgepipe.message_type", std::string{c.message_type});
     req.body().assign(c.payload);
     auto r = co_await client_->send(std::move(req), timeout_);

@@ -38,6 +38,7 @@ struct gateway_config {
   double public_rate = 10, public_burst = 20;
   std::size_t max_payload_bytes = 1024 * 1024;
   std::int64_t backend_timeout_ms = 5'000;
+  std::size_t backend_max_connections = 256;
   std::vector<std::string> cors_origins;
   std::string log_format = "text";
   std::string otlp_endpoint;
@@ -128,6 +129,11 @@ inline std::vector<setting> const& gateway_settings() {
       {"EDGEPIPE_BACKEND_TIMEOUT_MS", "5000", "per backend call, further bounded by the client's deadline",
        [](c& g, std::string const& v) {
          g.backend_timeout_ms = number_of<std::int64_t>("EDGEPIPE_BACKEND_TIMEOUT_MS", v, 1, 600'000);
+       }},
+      {"EDGEPIPE_BACKEND_MAX_CONNECTIONS", "256",
+       "backend REST connections open at once; a call that finds none free waits, within its timeout",
+       [](c& g, std::string const& v) {
+         g.backend_max_connections = number_of<std::size_t>("EDGEPIPE_BACKEND_MAX_CONNECTIONS", v, 1, 65'536);
        }},
       {"EDGEPIPE_CORS_ORIGINS", "", "comma-separated origins allowed to call the edge listener from a browser",
        [](c& g, std::string const& v) {

@@ -236,7 +236,7 @@ struct gateway_state {
       : config{c},
         signer{s},
         replay{r, &tracing, "replay store: reserve"},
-        backend_client{ex, c.backend},
+        backend_client{ex, c.backend, {.max_connections = c.backend_max_connections}},
         sessions{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m, &tracing},
         commands{backend_client, std::chrono::milliseconds{c.backend_timeout_ms}, &m, &tracing},
         limiter{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}},
@@ -381,7 +381,8 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
   edge_options.drain_timeout = std::chrono::milliseconds{config.drain_timeout_ms};
   edgepipe::transport::server edge_server{io.get_executor(), edge, edge_options};
 
-  edgepipe::reference::public_api api{io.get_executor(), config, signer, [&] {
+  // Public auth shares the backend's connections: the connection bound is per backend.
+  edgepipe::reference::public_api api{state.backend_client, config, signer, [&] {
     return edgepipe::reference::readiness{replay_ready(), push->open(), draining};
   }};
   edgepipe::reference::http_server::options public_options;

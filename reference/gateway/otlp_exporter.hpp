@@ -42,7 +42,7 @@ struct otlp_exporter_options {
 class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
  public:
   otlp_exporter(boost::asio::any_io_executor ex, http_endpoint collector, metrics* m, otlp_exporter_options o = {})
-      : client_{ex, std::move(collector), {.max_idle_connections = 1, .max_response_bytes = 64 * 1024}},
+      : client_{ex, std::move(collector), {.max_connections = 1, .max_response_bytes = 64 * 1024}},
         timer_{ex},
         metrics_{m},
         options_{o} {}

@@ -7,6 +7,7 @@
 #include "config.hpp"
 
 #include <edgepipe/crypto/ed25519.hpp>
+#include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/crypto/signer.hpp>
 #include <edgepipe/stores/token_buckets.hpp>
 
@@ -26,10 +27,10 @@ struct readiness {
 
 class public_api {
  public:
-  public_api(boost::asio::any_io_executor ex, gateway_config const& config, crypto::ed25519_signer const& signer,
+  public_api(http_client& backend, gateway_config const& config, crypto::ed25519_signer const& signer,
              std::function<readiness()> ready)
       : config_{&config},
-        backend_{ex, config.backend},
+        backend_{&backend},
         per_ip_{{config.public_rate, config.public_burst}},
         ready_{std::move(ready)} {
     nlohmann::json keys;
@@ -81,17 +82,18 @@ class public_api {
     // X-User-Id, X-Device-Session-Id and hop-by-hop headers are never forwarded: only what
     // is copied above goes.
     out.body() = std::move(req.body());
-    auto r = co_await backend_.send(std::move(out), std::chrono::milliseconds{config_->backend_timeout_ms});
+    auto r = co_await backend_->send(std::move(out), std::chrono::milliseconds{config_->backend_timeout_ms});
     if (r.error != http_client::failure::none)
       co_return make_response(http::status::bad_gateway, R"({"error":"backend_unavailable"})");
     http_response back{r.res.result(), 11};
-    if (auto v = r.res[http::field::content_type]; !v.empty()) back.set(http::field::content_type, v);
+    if (auto v = r.res[http::field::content_type]; !v.empty() && protocol::is_header_value({v.data(), v.size()}))
+      back.set(http::field::content_type, v);
     back.body() = std::move(r.res.body());
     co_return back;
   }
 
   gateway_config const* config_;
-  http_client backend_;
+  http_client* backend_;
   stores::token_buckets per_ip_;
   std::function<readiness()> ready_;
   std::string keys_json_;

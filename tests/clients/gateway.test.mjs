@@ -41,6 +41,7 @@ import {
   callError,
   children, work, cleanup, startGateway as startGatewayProcess,
 } from "./gateway_support.mjs";
+import { requireEnv } from "./support.mjs";
 
 // Gateways here talk to the shared demo backend's push service unless told otherwise.
 const startGateway = (backendUrl, redisUrl = "memory", env = {}, pushAddr = backend?.push ?? "127.0.0.1:1") =>

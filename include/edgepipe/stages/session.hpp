@@ -47,7 +47,17 @@ inline constexpr status unreachable{code::unavailable, "backend_unavailable"};
 inline constexpr status bad_response{code::internal, "backend_bad_response"};
 }  // namespace session_failures
 
-// What a session answer means for the request.
+// A user id names the caller to the backend in a header of every command: 1..128 bytes of
+// printable ASCII without spaces, so no session record can add a header or a request.
+constexpr bool valid_user_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (c < 0x21 || c > 0x7E) return false;
+  return true;
+}
+
+// What a session answer means for the request: the record must be for the session asked
+// about, with a valid user id, status and key.
 inline result<session> decide_session(std::string_view requested, session_answer const& answer) {
   using o = session_answer::outcome;
   switch (answer.kind) {
@@ -56,7 +66,7 @@ inline result<session> decide_session(std::string_view requested, session_answer
     case o::malformed: return session_failures::bad_response;
     case o::found: break;
   }
-  if (answer.device_session_id != requested || answer.user_id.empty()) return session_failures::bad_response;
+  if (answer.device_session_id != requested || !valid_user_id(answer.user_id)) return session_failures::bad_response;
   if (answer.status == "revoked") return session_failures::revoked;
   if (answer.status != "active") return session_failures::bad_response;
   session s{answer.user_id, {}};
