@@ -8,7 +8,8 @@
 //   POST /api/v1/demo/fail-next         {"status": 503} the next command answers that status
 //   edgepipe.push.v1.Push/SubscribePush on --push-addr (gRPC, h2c)
 // Options: --rest-addr host:port (default 127.0.0.1:9090), --push-addr host:port (default
-// 127.0.0.1:9091). Prints "listening on host:port push host:port".
+// 127.0.0.1:9091), --max-body-bytes n (REST request bodies, default 1048576; larger pushes
+// need more). Prints "listening on host:port push host:port".
 #include "../common/http_client.hpp"
 #include "../common/http_server.hpp"
 
@@ -253,9 +254,12 @@ class demo_backend {
 
 int main(int argc, char** argv) {
   std::string rest = "127.0.0.1:9090", push_addr = "127.0.0.1:9091";
+  // As Node's HTTP server does: idle keep-alive connections close after 5 s.
+  http_server::options rest_options{.keep_alive_timeout = std::chrono::seconds{5}};
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string_view{argv[i]} == "--rest-addr") rest = argv[++i];
     else if (std::string_view{argv[i]} == "--push-addr") push_addr = argv[++i];
+    else if (std::string_view{argv[i]} == "--max-body-bytes") rest_options.max_body_bytes = std::stoul(argv[++i]);
   }
   auto endpoint = parse_listen_address(rest);
   auto push_endpoint = parse_listen_address(push_addr);
@@ -274,8 +278,7 @@ int main(int argc, char** argv) {
   demo_backend backend{push};
   http_server server{io.get_executor(),
                      [&](http_request req, request_context ctx) { return backend.handle(std::move(req), ctx); },
-                     // As Node's HTTP server does: idle keep-alive connections close after 5 s.
-                     http_server::options{.keep_alive_timeout = std::chrono::seconds{5}}};
+                     rest_options};
   server.listen({asio::ip::make_address(endpoint->host), endpoint->port});
   server.start();
   std::printf("listening on %s:%u push %s:%u\n", endpoint->host.c_str(), server.local_endpoint().port(),

@@ -40,6 +40,7 @@ struct gateway_config {
   std::int64_t backend_timeout_ms = 5'000;
   std::size_t backend_max_connections = 256;
   std::vector<std::string> cors_origins;
+  std::size_t push_queue_bytes = 4 * 1024 * 1024;
   std::string log_format = "text";
   std::string otlp_endpoint;
   std::int64_t drain_timeout_ms = 10'000;
@@ -150,6 +151,11 @@ inline std::vector<setting> const& gateway_settings() {
              throw config_error{"EDGEPIPE_CORS_ORIGINS", "an origin looks like https://app.example"};
            g.cors_origins.emplace_back(o);
          }
+       }},
+      {"EDGEPIPE_PUSH_QUEUE_BYTES", "4194304",
+       "bytes waiting for one subscription (its queued events and unwritten response bytes); past it: slow_consumer",
+       [](c& g, std::string const& v) {
+         g.push_queue_bytes = number_of<std::size_t>("EDGEPIPE_PUSH_QUEUE_BYTES", v, 1, std::size_t{1} << 30);
        }},
       {"EDGEPIPE_LOG_FORMAT", "text", "text or json",
        [](c& g, std::string const& v) {

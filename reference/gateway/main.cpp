@@ -346,7 +346,10 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
           co_return r.error();
         }
         if (draining) co_return edgepipe::push::draining;
-        edgepipe::push::subscription sub{io.get_executor(), r->user_id, req.device_session_id()};
+        // Bounded in bytes wherever they wait: queued here, or written to `out` but not yet sent.
+        edgepipe::push::queue_limits const limits{.bytes = config.push_queue_bytes};
+        edgepipe::push::subscription sub{io.get_executor(), r->user_id, req.device_session_id(), limits,
+                                         edgepipe::push::backlog_probe{out}};
         hub.add(sub);
         struct leave_hub {
           edgepipe::push::hub& h;
@@ -365,6 +368,7 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
             co_return end;
           }
           gw::SignedEvent const signed_event = state.sign_event(req, *e);
+          e.reset();  // the signed copy is what waits from here; the shared event may go
           if (auto s = co_await out.write(signed_event); !s.ok()) co_return s;
         }
       });

@@ -11,6 +11,7 @@
 #include "push.pb.h"
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 namespace edgepipe::reference {
@@ -49,7 +50,8 @@ inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, p
   std::size_t reached = 0;
   if (e.has_client_event()) {
     auto const& c = e.client_event();
-    push::event const pushed{c.event_id(), c.event_type(), c.payload()};
+    // Built once: every matching subscription's queue holds this one copy.
+    auto const pushed = std::make_shared<push::event const>(push::event{c.event_id(), c.event_type(), c.payload()});
     reached = hub.deliver(c.user_id(), c.device_session_id(), pushed);
     kind = "client_event";
   } else if (e.has_session_invalidation()) {

@@ -65,8 +65,8 @@ export async function startRedis(extra = []) {
   return { port, url: `redis://127.0.0.1:${port}`, child };
 }
 
-export async function startBackend(rest = "127.0.0.1:0", push = "127.0.0.1:0") {
-  const child = spawn(BACKEND, ["--rest-addr", rest, "--push-addr", push], { stdio: ["ignore", "pipe", "inherit"] });
+export async function startBackend(rest = "127.0.0.1:0", push = "127.0.0.1:0", args = []) {
+  const child = spawn(BACKEND, ["--rest-addr", rest, "--push-addr", push, ...args], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   const m = await waitForLine(child, /listening on ([\d.]+):(\d+) push ([\d.]+):(\d+)/);
   return { url: `http://127.0.0.1:${m[2]}`, rest: `127.0.0.1:${m[2]}`, push: `127.0.0.1:${m[4]}`, child };

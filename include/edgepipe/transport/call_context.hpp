@@ -87,12 +87,24 @@ class message_writer {
 
   boost::asio::awaitable<status> write(Message const& m) {
     if (status s = protocol::encode_message(call_->info().type.codec, m, buffer_); !s.ok()) co_return s;
-    co_return co_await call_->write_message(buffer_);
+    in_write_ = buffer_.size();
+    status s = co_await call_->write_message(buffer_);
+    in_write_ = 0;
+    // An idle stream does not keep the largest message it ever sent.
+    if (buffer_.capacity() > kept_buffer_bytes) buffer_ = std::string{};
+    co_return s;
   }
 
+  // Response bytes accepted by write() and not yet written to the socket: the transport's
+  // queue for this stream, plus the message a write() suspended above the high-water mark
+  // still holds.
+  [[nodiscard]] std::size_t queued_bytes() const { return call_->queued_bytes() + in_write_; }
+
  private:
+  static constexpr std::size_t kept_buffer_bytes = 64 * 1024;
   detail::call* call_;
   std::string buffer_;
+  std::size_t in_write_ = 0;
 };
 
 }  // namespace edgepipe::transport

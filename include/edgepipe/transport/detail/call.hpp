@@ -188,6 +188,9 @@ class call : public std::enable_shared_from_this<call> {
 
   [[nodiscard]] status request_failure() const noexcept { return request_failure_; }
 
+  // Response body bytes the transport accepted and has not written to the socket yet.
+  [[nodiscard]] std::size_t queued_bytes() const { return sink_ == nullptr ? 0 : sink_->queued(); }
+
   // --- handler side ------------------------------------------------------------------
 
   // The next request message (decompressed), nullopt at the end, or the request's failure.
