@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -69,12 +70,25 @@ class http_server {
 
  private:
   boost::asio::awaitable<void> accept_loop() {
+    boost::asio::steady_timer pause{executor_};
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
       if (!acceptor_.is_open()) co_return;
-      if (ec) continue;
+      if (out_of_descriptors(ec)) {
+        // The connection stays queued and accept would fail again at once: give the
+        // connections being served a moment to close some descriptors instead of spinning.
+        pause.expires_after(std::chrono::milliseconds{75});
+        (void)co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        continue;
+      }
+      if (ec) continue;  // that connection is gone (reset before accept): serve the next
       boost::asio::co_spawn(executor_, serve(std::move(socket)), boost::asio::detached);
     }
+  }
+
+  static bool out_of_descriptors(boost::system::error_code const& ec) noexcept {
+    return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
   }
 
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket) {

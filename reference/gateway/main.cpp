@@ -32,19 +32,25 @@
 
 #include "gateway.pb.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <optional>
 #include <string>
@@ -139,6 +145,16 @@ void describe_metrics(edgepipe::reference::metrics& m) {
   m.describe("edgepipe_trace_spans_dropped_total", "counter",
              "Spans not exported: the queue was full, or the collector refused or did not answer.");
   m.describe("edgepipe_trace_spans_exported_total", "counter", "Spans the collector accepted.");
+}
+
+// This process among the gateways sharing a backend and a Redis: host name and pid.
+std::string const& gateway_id() {
+  static std::string const id = [] {
+    char host[256] = "gateway";
+    ::gethostname(host, sizeof host - 1);
+    return std::string{host} + "-" + std::to_string(::getpid());
+  }();
+  return id;
 }
 
 std::string random_id(std::string_view prefix) {
@@ -288,9 +304,10 @@ struct gateway_state {
   }
 };
 
+// `replay_ready` fills in the replay store's checks of /readyz.
 template <class ReplayStore>
 int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::ed25519_signer const& signer,
-          ReplayStore& replay, std::function<bool()> replay_ready) {
+          ReplayStore& replay, std::function<edgepipe::reference::readiness()> replay_ready) {
   edgepipe::reference::metrics metrics;
   describe_metrics(metrics);
   edgepipe::reference::request_log const log{config.log_format == "json"};
@@ -373,10 +390,8 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
         }
       });
 
-  char host[256] = "gateway";
-  ::gethostname(host, sizeof host - 1);
   auto push = std::make_shared<edgepipe::reference::push_client>(
-      io.get_executor(), config.backend_push, std::string{host} + "-" + std::to_string(::getpid()),
+      io.get_executor(), config.backend_push, gateway_id(),
       [&](edgepipe::push::v1::PushEvent const& e) { edgepipe::reference::dispatch_push_event(e, hub, &metrics); });
   push->start();
 
@@ -387,7 +402,10 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
 
   // Public auth shares the backend's connections: the connection bound is per backend.
   edgepipe::reference::public_api api{state.backend_client, config, signer, [&] {
-    return edgepipe::reference::readiness{replay_ready(), push->open(), draining};
+    edgepipe::reference::readiness r = replay_ready();
+    r.push_stream = push->open();
+    r.draining = draining;
+    return r;
   }};
   edgepipe::reference::http_server::options public_options;
   public_options.max_body_bytes = 64 * 1024;  // public auth bodies; larger is 413
@@ -450,7 +468,11 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
   return 0;
 }
 
-// Start-up checks of contract section 6: PING within 2 s, and no evicting policy.
+// Any policy but noeviction lets Redis forget reservations under memory pressure, which
+// reopens replay.
+bool evicting(std::string_view maxmemory_policy) { return maxmemory_policy != "noeviction"; }
+
+// Start-up checks: PING within 2 s, and no evicting policy.
 std::optional<std::string> check_redis(asio::io_context& io, edgepipe::stores::redis_connection& connection,
                                        edgepipe::stores::redis_replay_store& store) {
   auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
@@ -470,10 +492,100 @@ std::optional<std::string> check_redis(asio::io_context& io, edgepipe::stores::r
     return "EDGEPIPE_REDIS_URL: Redis did not answer PING within 2 s";
   auto p = policy.get();
   if (!p) spdlog::warn("Redis refused CONFIG GET maxmemory-policy; make sure it is noeviction");
-  else if (*p != "noeviction")
+  else if (evicting(*p))
     return "EDGEPIPE_REDIS_URL: Redis maxmemory-policy is " + *p +
            "; it must be noeviction (an evicting policy forgets reservations and reopens replay)";
   return std::nullopt;
+}
+
+// The replay store's checks of /readyz on Redis, by asking rather than by an open
+// connection: a write like a reservation on a key of this gateway's own at least once a
+// second (each answered within the connection's command timeout, 500 ms, or it counts as
+// none), and the maxmemory-policy check of start-up again every 30 s.
+class redis_readiness {
+ public:
+  redis_readiness(asio::any_io_executor ex, edgepipe::stores::redis_connection& connection,
+                  edgepipe::stores::redis_replay_store& store)
+      : connection_{&connection}, store_{&store}, probe_timer_{ex}, policy_timer_{ex},
+        key_{"edgepipe:readyz:" + gateway_id()} {}
+
+  void start() {
+    asio::co_spawn(probe_timer_.get_executor(), probe_loop(), asio::detached);
+    asio::co_spawn(policy_timer_.get_executor(), policy_loop(), asio::detached);
+  }
+
+  [[nodiscard]] edgepipe::reference::readiness get() const {
+    edgepipe::reference::readiness r;
+    // A lost connection is not ready at once, without waiting for the next probe.
+    r.replay_store = answering_ && connection_->connected();
+    r.maxmemory_policy = !evicting_;
+    return r;
+  }
+
+ private:
+  static constexpr auto probe_interval = std::chrono::seconds{1};
+  static constexpr std::int64_t probe_ttl_ms = 2000;  // one key per gateway, gone soon after it stops
+  static constexpr auto policy_interval = std::chrono::seconds{30};
+
+  asio::awaitable<void> probe_loop() {
+    for (;;) {
+      auto const next = std::chrono::steady_clock::now() + probe_interval;
+      bool const ok = co_await store_->accepts_writes(key_, probe_ttl_ms);
+      if (probed_ && ok != answering_) {
+        if (ok) spdlog::info("replay store takes writes again: ready");
+        else spdlog::warn("replay store refused or did not answer a write: not ready");
+      }
+      answering_ = ok;
+      probed_ = true;
+      probe_timer_.expires_at(next);
+      (void)co_await probe_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  // A refused or unanswered CONFIG GET leaves the last verdict as it was (at start-up: a
+  // warning, and ready).
+  asio::awaitable<void> policy_loop() {
+    for (;;) {
+      policy_timer_.expires_after(policy_interval);
+      (void)co_await policy_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto const policy = co_await store_->maxmemory_policy();
+      if (!policy) continue;
+      bool const now_evicting = evicting(*policy);
+      if (now_evicting && !evicting_)
+        spdlog::error("Redis maxmemory-policy is now {}; not ready until it is noeviction (an evicting policy "
+                      "forgets reservations and reopens replay)", *policy);
+      if (!now_evicting && evicting_) spdlog::info("Redis maxmemory-policy is noeviction again: ready");
+      evicting_ = now_evicting;
+    }
+  }
+
+  edgepipe::stores::redis_connection* connection_;
+  edgepipe::stores::redis_replay_store* store_;
+  asio::steady_timer probe_timer_;
+  asio::steady_timer policy_timer_;
+  std::string key_;
+  bool answering_ = false;  // until the first probe answers
+  bool probed_ = false;
+  bool evicting_ = false;   // start-up refused an evicting policy
+};
+
+// Every connection is a descriptor: under the common soft limit of 1024 a thousand idle
+// peers would leave none for the rest. The hard limit is what the operator granted.
+void raise_descriptor_limit() {
+  ::rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    spdlog::warn("RLIMIT_NOFILE: getrlimit failed: {}", std::strerror(errno));
+    return;
+  }
+  auto const text = [](rlim_t v) { return v == RLIM_INFINITY ? std::string{"unlimited"} : std::to_string(v); };
+  auto const before = limit.rlim_cur;
+  if (limit.rlim_cur != limit.rlim_max) {
+    ::rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    else spdlog::warn("RLIMIT_NOFILE: setrlimit failed: {}", std::strerror(errno));
+  }
+  spdlog::info("RLIMIT_NOFILE {} -> {} (hard {})", text(before), text(limit.rlim_cur), text(limit.rlim_max));
 }
 
 }  // namespace
@@ -500,6 +612,7 @@ int main(int argc, char** argv) {
     spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":"%v"})");
   // libprotobuf would log each malformed message a client sends: never let peers write our logs.
   google::protobuf::SetLogHandler(nullptr);
+  raise_descriptor_limit();
 
   asio::io_context io{1};
   if (config.redis) {
@@ -507,9 +620,15 @@ int main(int argc, char** argv) {
     edgepipe::stores::redis_replay_store store{connection};
     connection.start();
     if (auto why = check_redis(io, connection, store)) return refuse(*why);
-    return serve(io, config, *signer, store, [&] { return connection.connected(); });
+    redis_readiness readiness{io.get_executor(), connection, store};
+    readiness.start();
+    return serve(io, config, *signer, store, [&] { return readiness.get(); });
   }
   edgepipe::system_clock clock;
   edgepipe::stores::memory_replay_store<edgepipe::system_clock> store{clock};
-  return serve(io, config, *signer, store, [] { return true; });
+  return serve(io, config, *signer, store, [] {
+    edgepipe::reference::readiness always;  // the memory store cannot fail to answer
+    always.replay_store = true;
+    return always;
+  });
 }

@@ -15,12 +15,17 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 namespace edgepipe::reference {
 
+// Each check /readyz names. `replay_store`: the store answered its last write probe.
+// `maxmemory_policy`: Redis's policy was noeviction when last asked (nullopt: the store
+// has no such setting, the memory store).
 struct readiness {
   bool replay_store = false;
+  std::optional<bool> maxmemory_policy;
   bool push_stream = false;
   bool draining = false;
 };
@@ -59,9 +64,10 @@ class public_api {
     readiness const r = ready_();
     nlohmann::json body;
     body["replay_store"] = r.replay_store ? "ok" : "unavailable";
+    if (r.maxmemory_policy) body["maxmemory_policy"] = *r.maxmemory_policy ? "ok" : "evicting";
     body["push_stream"] = r.push_stream ? "ok" : "closed";
     body["draining"] = r.draining;
-    bool const ok = r.replay_store && r.push_stream && !r.draining;
+    bool const ok = r.replay_store && r.maxmemory_policy.value_or(true) && r.push_stream && !r.draining;
     return make_response(ok ? http::status::ok : http::status::service_unavailable, body.dump());
   }
 

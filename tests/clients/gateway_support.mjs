@@ -72,8 +72,10 @@ export async function startBackend(rest = "127.0.0.1:0", push = "127.0.0.1:0", a
   return { url: `http://127.0.0.1:${m[2]}`, rest: `127.0.0.1:${m[2]}`, push: `127.0.0.1:${m[4]}`, child };
 }
 
-export async function startGateway(backendUrl, redisUrl = "memory", env = {}, pushAddr = "127.0.0.1:1") {
-  const child = spawn(GATEWAY, [], {
+// `launcher`: a command to start the gateway through (e.g. a shell that sets limits first).
+export async function startGateway(backendUrl, redisUrl = "memory", env = {}, pushAddr = "127.0.0.1:1", launcher = []) {
+  const [command, ...args] = [...launcher, GATEWAY];
+  const child = spawn(command, args, {
     stdio: ["ignore", "pipe", "inherit"],
     env: {
       ...process.env,
@@ -87,8 +89,10 @@ export async function startGateway(backendUrl, redisUrl = "memory", env = {}, pu
     },
   });
   children.push(child);
+  const log = [];  // every line it prints, start-up lines included
+  createInterface({ input: child.stdout }).on("line", (line) => log.push(line));
   const m = await waitForLine(child, /public [\d.]+:(\d+), edge [\d.]+:(\d+)/);
-  return { public: `http://127.0.0.1:${m[1]}`, edge: `http://127.0.0.1:${m[2]}`, child };
+  return { public: `http://127.0.0.1:${m[1]}`, edge: `http://127.0.0.1:${m[2]}`, child, log };
 }
 
 export function runGateway(env) {

@@ -32,6 +32,15 @@ class redis_replay_store {
     co_return stages::reservation::unavailable;
   }
 
+  // Readiness: whether Redis takes a write like a reservation (`SET key 1 NX PX ttl` on a
+  // key of the caller's own) within the command timeout. Both OK and nil are answers of a
+  // server that accepted the write (the key left by an earlier probe gives nil): Redis
+  // refuses writes it cannot take (-OOM, -READONLY, -NOAUTH, -MISCONF) before it looks at
+  // the key. An error reply or none is not ready.
+  boost::asio::awaitable<bool> accepts_writes(std::string_view key, std::int64_t ttl_ms) const {
+    co_return co_await reserve(key, ttl_ms) != stages::reservation::unavailable;
+  }
+
   // PING answered PONG.
   boost::asio::awaitable<bool> ping() const {
     redis_reply const r = co_await connection_->async_command(boost::asio::use_awaitable, "PING");
