@@ -1,7 +1,9 @@
 // The backend adapter's side of a REST answer: raw HTTP/1.1 response bytes, split
 // anywhere, through Beast's parser configured as the gateway's HTTP client does, then
 // read as a sessions answer and as a commands answer. Nothing crashes, no body beyond
-// the limit is kept, and each answer maps to exactly what contract section 5 says.
+// the limit is kept, and each answer maps to exactly one outcome: only a 2xx is a command
+// result (its X-Result-Code checked), only a 404 is not_found, a session answer is read
+// only from a 200.
 #include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
 #include "../reference/gateway/backend.hpp"
 

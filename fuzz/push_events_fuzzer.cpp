@@ -1,6 +1,6 @@
 // The backend's push stream as the gateway reads it: gRPC frames of PushEvent, split
 // anywhere, dispatched into a hub with live subscriptions. Nothing crashes; each
-// subscription ends exactly when a model of the contract says it must (slow_consumer
+// subscription ends exactly when a model of the push rules says it must (slow_consumer
 // when its bounded queue overflows, session_revoked when invalidated), and no event
 // reaches a subscription of another user or device session.
 #include "../reference/gateway/push_events.hpp"
