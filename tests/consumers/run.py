@@ -94,6 +94,10 @@ def dist_tarball(source_root, work):
 
 
 def wrap_file_consumer(source_root, work):
+    top = subprocess.run(["git", "-C", source_root, "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0 or os.path.realpath(top.stdout.strip()) != os.path.realpath(source_root):
+        print("not a git checkout (a release tarball?): meson dist cannot run here")
+        sys.exit(77)  # meson's code for a skipped test
     tarball = dist_tarball(source_root, work)
     name = os.path.basename(tarball)
     version = name[len("edgepipe-"):-len(".tar.xz")]
