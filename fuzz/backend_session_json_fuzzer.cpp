@@ -1,4 +1,5 @@
-// The backend's session JSON (contract section 5), as the gateway's session source parses
+// The backend's session JSON ({"device_session_id","user_id","status","public_key"}), as
+// the gateway's session source parses
 // it and the session stage judges it: never a crash, and only a well-formed active answer
 // for the requested id becomes a session.
 #include "../reference/gateway/backend.hpp"

@@ -1,6 +1,6 @@
 // The backend's push stream as the gateway reads it: gRPC frames of PushEvent, split
 // anywhere, dispatched into a hub with live subscriptions. Nothing crashes; each
-// subscription ends exactly when a model of the contract says it must (slow_consumer
+// subscription ends exactly when a model of the push rules says it must (slow_consumer
 // when an event would take its queue past its event bound, or its queued bytes plus its
 // transport backlog past its byte bound; session_revoked when invalidated), holds exactly
 // the events and bytes the model says, and no event reaches a subscription of another

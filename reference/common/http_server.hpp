@@ -1,5 +1,5 @@
 // A small HTTP/1.1 server for plain routes (health, keys, public auth, metrics, the demo
-// backend's REST API): Beast parsing with the contract's header limits, keep-alive,
+// backend's REST API): Beast parsing with the header limits (16 KiB, 100 fields), keep-alive,
 // one coroutine per connection.
 #pragma once
 

@@ -1,4 +1,4 @@
-// A device's side of the signing contract (section 3): fresh request ids and signed
+// A device's side of request signing (crypto/signing_input.hpp): fresh request ids and signed
 // requests, for the CLI and the load generator.
 #pragma once
 

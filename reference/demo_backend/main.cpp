@@ -1,4 +1,4 @@
-// edgepipe-demo-backend: a small backend for contract section 5.
+// edgepipe-demo-backend: a small backend with every endpoint the gateway asks of one.
 //   POST /api/v1/public/auth/register   {"user_id","public_key"} -> {"device_session_id"}
 //   GET  /api/v1/internal/sessions/{id} the session, or 404
 //   POST /api/v1/internal/commands/{t}  user.echo, user.whoami, lobby.join, user.slow (500 ms)

@@ -1,4 +1,4 @@
-// The backend REST adapters (contract section 5): the session source the session stage
+// The backend REST adapters (docs/wire-protocol.md, "backend API"): the session source the session stage
 // asks, and the command handler routing sends commands to.
 #pragma once
 
@@ -130,7 +130,7 @@ inline status command_status_of(unsigned http) noexcept {
 }
 
 // What the commands endpoint's answer means: 2xx is the response (X-Result-Code, default
-// "ok", and the body as payload); anything else is the contract's status for it.
+// "ok", and the body as payload); anything else is the status the backend API defines for it.
 inline result<stages::response> command_result_of(http_client::outcome& r) {
   if (r.error != http_client::failure::none) return status{code::unavailable, "backend_unavailable"};
   auto const http_status = r.res.result_int();

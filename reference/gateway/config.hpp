@@ -1,4 +1,4 @@
-// edgepipe-gateway's configuration: contract section 6. Each setting comes from its
+// edgepipe-gateway's configuration (docs/gateway.md lists every setting). Each setting comes from its
 // environment variable, or from the flag of the same name (a flag wins).
 #pragma once
 

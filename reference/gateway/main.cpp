@@ -1,4 +1,4 @@
-// edgepipe-gateway: the contract's chain (section 4) over the library's server, with the
+// edgepipe-gateway: the verification chain over the library's server, with the
 // backend REST adapter, the replay store (memory or Redis) and the public listener.
 #include "../common/http_server.hpp"
 #include "../common/metrics.hpp"

@@ -1,4 +1,4 @@
-// The OTLP/HTTP trace exporter (contract section 6): finished spans wait in a bounded
+// The OTLP/HTTP trace exporter: finished spans wait in a bounded
 // queue and leave in batches (by size or every second) as one protobuf POST to
 // {EDGEPIPE_OTLP_ENDPOINT}/v1/traces, on the gateway's event loop, one at a time.
 //

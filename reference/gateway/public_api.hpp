@@ -1,4 +1,4 @@
-// The public listener (contract section 1): health, readiness, the gateway's keys, and
+// The public listener: health, readiness, the gateway's keys, and
 // the public auth passthrough to the backend.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Ed25519: RFC 8032 known answers, an independent cross-check with the openssl command,
-// PEM loading, and the strictness the contract requires.
+// PEM loading, and strict verification (no non-canonical S, no small-order key or R).
 #include <edgepipe/crypto/ed25519.hpp>
 #include <edgepipe/crypto/sha256.hpp>
 #include <edgepipe/crypto/signer.hpp>

@@ -1,4 +1,4 @@
-// Every row of the contract's failure table (section 4), reached through the composed
+// Every row of the chain's failure table (each stage's code and reason), reached through the composed
 // chain: the code, the reason, and proof that no later stage ran.
 #include "gateway_fixture.hpp"
 

@@ -1,4 +1,4 @@
-// The contract's chain (section 4) over fake adapters, for the stage tests: a session
+// The gateway's chain, stages in their order, over fake adapters, for the stage tests: a session
 // source that answers from a table, a counting route handler, a recording observer.
 #pragma once
 

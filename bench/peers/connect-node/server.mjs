@@ -1,4 +1,5 @@
-// The gateway's ExecuteCommand chain (contract section 4) on @connectrpc/connect-node, as a
+// The gateway's ExecuteCommand chain (envelope, session, payload hash, signature, freshness,
+// replay, rate limit, routing) on @connectrpc/connect-node, as a
 // Node team would write it: the same backend, the same Redis, Node's crypto. It serves
 // Connect, gRPC and gRPC-Web over h2c on one port, like the gateway, so edgepipe-load
 // drives both with the same requests.

@@ -2,7 +2,7 @@
 //
 // crypto_sign_verify_detached rejects a non-canonical S, a non-canonical or small-order
 // public key and a small-order R; OpenSSL 3.0's verify accepts some of those, which is
-// why the contract names libsodium's behaviour.
+// why verification is libsodium's.
 #pragma once
 
 #include <sodium.h>
@@ -44,7 +44,7 @@ std::string_view as_bytes(std::array<std::uint8_t, N> const& a) noexcept {
   return {reinterpret_cast<char const*>(a.data()), a.size()};
 }
 
-// Standard base64 (with padding), as the contract's JSON carries keys.
+// Standard base64 (with padding), as the keys endpoint and the backend's JSON carry keys.
 inline std::string to_base64(std::string_view bytes) {
   crypto_ready();
   std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');

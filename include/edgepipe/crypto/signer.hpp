@@ -81,7 +81,7 @@ class ed25519_signer {
     return signature;
   }
 
-  // Signs the signing input of a response or an event (contract section 3). The input is
+  // Signs the signing input of a response or an event (signing_input.hpp). The input is
   // built in a per-thread buffer that keeps its capacity, so steady-state signing does
   // not allocate.
   template <class Fields>

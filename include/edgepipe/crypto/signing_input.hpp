@@ -1,4 +1,4 @@
-// The exact bytes each party signs (contract section 3), built in one place for the
+// The exact bytes each party signs, built in one place for the
 // verifier, the signer, the CLI and the tests.
 //
 //   lp(x)  = 4-byte big-endian length of x, then x

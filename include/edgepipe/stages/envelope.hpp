@@ -1,4 +1,5 @@
-// Stage 1, envelope: every field of the request within the limits of contract section 2.
+// Stage 1, envelope: every field of the request within its limits (protocol version 1,
+// id and type grammars and lengths, 32-byte digest, 64-byte signature, payload size).
 #pragma once
 
 #include <edgepipe/pipeline/facts.hpp>

@@ -1,5 +1,5 @@
 // A downstream application: its own stages, composed with edgepipe's chain.
-// Both consumer projects (Meson subproject, CMake find_package) build this file.
+// Every consumer project (Meson, CMake, pkg-config) builds this file.
 #include <edgepipe/pipeline/chain.hpp>
 
 #include <cstdio>
