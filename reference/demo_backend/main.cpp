@@ -192,7 +192,7 @@ class demo_backend {
     http_response r;
     if (type == "user.echo") {
       r = make_response(http::status::ok, req.body(), "application/octet-stream");
-      if (auto t = req["traceparent"]; !t.empty()) r.set("X-Result-Code", "traced:" + std::string{t});
+      if (auto t = req["traceparent"]; !t.empty()) r.set("X-Result-Code", "traced." + std::string{t});
     } else if (type == "user.whoami") {
       r = make_response(http::status::ok,
                         json{{"user_id", user}, {"device_session_id", std::string{req["X-Device-Session-Id"]}},

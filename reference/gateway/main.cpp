@@ -260,7 +260,7 @@ struct gateway_state {
     routes.add("user", commands).add("lobby", commands);
   }
 
-  // Contract section 4, in its order; the response signer wraps routing.
+  // The verification chain, in its order; the response signer wraps routing.
   auto execute_chain() {
     std::int64_t const window = config.freshness_window_ms;
     return edgepipe::make_chain<st::received<gw::SignedRequest>>(

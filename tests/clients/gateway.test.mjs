@@ -205,7 +205,7 @@ test("a valid incoming traceparent reaches the backend; a malformed one is dropp
   const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   // The demo backend's user.echo reports the traceparent it received in the result code.
   const traced = await client.executeCommand(signedRequest(device), { headers: { traceparent } });
-  assert.equal(traced.resultCode, `traced:${traceparent}`);
+  assert.equal(traced.resultCode, `traced.${traceparent}`);
   const bogus = await client.executeCommand(signedRequest(device), { headers: { traceparent: "00-zz-not-a-trace-01" } });
   assert.equal(bogus.resultCode, "ok");
 });
@@ -398,7 +398,7 @@ describe("subscriptions", () => {
 
   for (const transport of ["gRPC", "Connect JSON h2c", "gRPC-Web HTTP/1.1"]) {
     test(`${transport}: subscribed first, then pushed events, all signed`, async () => {
-      const device = await registerDevice(gateway, `sub-${transport}`);
+      const device = await registerDevice(gateway, `sub-${transport.replaceAll(" ", "_")}`);
       const sub = await subscribe(gateway, device, transport);
       const first = (await sub.next()).value;
       assert.equal(first.eventType, "gateway.subscribed");
@@ -616,7 +616,7 @@ describe("telemetry", () => {
       assert.equal(attr(s, "edgepipe.outcome"), "ok");
     }
     // The backend's user.echo reports the traceparent it got: its parent is one of our spans.
-    const got = /^traced:00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(res.resultCode);
+    const got = /^traced\.00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(res.resultCode);
     assert.ok(got, `the backend saw a traceparent (${res.resultCode})`);
     assert.equal(got[1], traceId);
     const command = spans.find((s) => hex(s.spanId) === got[2]);
@@ -678,7 +678,7 @@ describe("telemetry", () => {
         while (Date.now() < until) {
           const started = Date.now();
           const res = await client.executeCommand(signedRequest(device));
-          assert.match(res.resultCode, /^(ok|traced:)/);  // traced: the backend got our span's traceparent
+          assert.match(res.resultCode, /^(ok|traced\.)/);  // traced.: the backend got our span's traceparent
           assert.ok(Date.now() - started < 1000, "a call never waits for the collector");
           calls++;
           await new Promise((res2) => setTimeout(res2, 50));

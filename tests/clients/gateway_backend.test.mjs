@@ -11,7 +11,11 @@ import {
 } from "./gateway_support.mjs";
 import { httpAnswer, startRawBackend } from "./raw_backend.mjs";
 
-after(cleanup);
+const backends = [];
+after(async () => {
+  cleanup();
+  await Promise.all(backends.map((b) => b.close()));
+});
 
 let deviceCounter = 0;
 function newDevice(backend, userId = `user-${deviceCounter}`) {
@@ -24,6 +28,7 @@ function newDevice(backend, userId = `user-${deviceCounter}`) {
 
 async function world(env = {}) {
   const backend = await startRawBackend();
+  backends.push(backend);
   const gateway = await startGateway(backend.url, "memory", { EDGEPIPE_BACKEND_TIMEOUT_MS: "3000", ...env });
   const key = await gatewayKey(gateway);
   const client = createClient(EdgeGateway, transports.gRPC(gateway));
