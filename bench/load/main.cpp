@@ -106,7 +106,8 @@ ref::http_client::outcome post_json(std::string const& base, std::string const& 
   req.set(http::field::content_type, "application/json");
   req.body() = body.dump();
   auto f = asio::co_spawn(io, client.send(std::move(req), std::chrono::seconds{10}), asio::use_future);
-  io.run();
+  // Until the answer: a kept-alive connection leaves a wait pending, so run() would not return.
+  while (f.wait_for(std::chrono::seconds{0}) != std::future_status::ready) io.run_one();
   return f.get();
 }
 

@@ -85,8 +85,8 @@ http_client::outcome send(asio::io_context& io, std::string const& base, http_cl
   if (!endpoint) throw std::runtime_error("not an http://host:port URL: " + base);
   http_client client{io.get_executor(), *endpoint};
   auto f = asio::co_spawn(io, client.send(std::move(req), std::chrono::seconds{10}), asio::use_future);
-  io.run();
-  io.restart();
+  // Until the answer: a kept-alive connection leaves a wait pending, so run() would not return.
+  while (f.wait_for(std::chrono::seconds{0}) != std::future_status::ready) io.run_one();
   return f.get();
 }
 

@@ -15,7 +15,9 @@
 // reused connection, and only when no byte of the answer arrived. A request with a
 // header value outside the HTTP grammar is never written.
 //
-// Threading: a client and its connections live on one executor.
+// Threading: a client and its connections live on one executor. Each idle connection
+// keeps a wait pending on it, so `io_context::run()` does not return while the client
+// holds one: run until the answer (`run_one`), or destroy the client first.
 #pragma once
 
 #include <edgepipe/protocol/header_grammar.hpp>
