@@ -1,5 +1,6 @@
 // The transport tests' server: the test service on a real port, for stock clients.
-//   edgepipe-test-server [--port N] [--cors ORIGIN]...
+//   edgepipe-test-server [--port N] [--cors ORIGIN]... [--drain-ms N]
+//                        [--ping-interval-ms N] [--ping-ack-timeout-ms N] [--flow-stall-ms N]
 // Prints "listening on 127.0.0.1:PORT" once it accepts connections; exits on SIGTERM
 // after draining.
 #include <edgepipe/transport/server.hpp>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 namespace asio = boost::asio;
 namespace tv1 = edgepipe::test::v1;
@@ -49,6 +51,11 @@ void register_test_service(edgepipe::transport::router& r) {
         resp.set_text(req.text());
         resp.set_blob(req.blob());
         ctx.add_trailer("x-echo-trailer", "yes");
+        // A handler that copies what a client sent into its headers, as a careless one would.
+        if (std::string_view t = req.text(); t.starts_with("header:")) {
+          ctx.set_response_header("x-echo", std::string{t.substr(7)});
+          ctx.add_trailer("x-echo-trailer-text", std::string{t.substr(7)});
+        }
         co_return resp;
       });
   r.unary<tv1::FailRequest, tv1::EchoResponse>(
@@ -146,8 +153,12 @@ int main(int argc, char** argv) {
     if (a == "--port" && i + 1 < argc) port = static_cast<unsigned short>(std::atoi(argv[++i]));
     else if (a == "--cors" && i + 1 < argc) options.cors_origins.emplace_back(argv[++i]);
     else if (a == "--drain-ms" && i + 1 < argc) options.drain_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
-    else if (a == "--stream-idle-ms" && i + 1 < argc)
-      options.stream_idle_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
+    else if (a == "--ping-interval-ms" && i + 1 < argc)
+      options.ping_interval = std::chrono::milliseconds{std::atoi(argv[++i])};
+    else if (a == "--ping-ack-timeout-ms" && i + 1 < argc)
+      options.ping_ack_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
+    else if (a == "--flow-stall-ms" && i + 1 < argc)
+      options.flow_control_stall_timeout = std::chrono::milliseconds{std::atoi(argv[++i])};
   }
   asio::io_context io;
   edgepipe::transport::router routes;

@@ -26,6 +26,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <chrono>
 #include <list>
 #include <memory>
@@ -102,15 +107,46 @@ class server {
   }
 
   boost::asio::awaitable<void> accept_loop() {
+    boost::asio::steady_timer pause{executor_};
     for (;;) {
       auto [ec, socket] = co_await acceptor_.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
       if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      if (ec) continue;  // EMFILE and friends: keep serving the others
+      if (out_of_resources(ec)) {
+        // The connection waits in the backlog, so accepting again at once would fail at
+        // once: pause, and keep serving the connections we have (their closes free
+        // descriptors; header_timeout closes the silent ones).
+        pause.expires_after(std::chrono::milliseconds{50});
+        (void)co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        continue;
+      }
+      if (ec) continue;  // that one connection failed (reset while queued): the next
       socket.set_option(boost::asio::ip::tcp::no_delay(true));
+      keep_alive(socket);
       if (++accepted_ % 256 == 0)  // keep the registry as small as the live connections
         connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
       boost::asio::co_spawn(executor_, serve(std::move(socket)), boost::asio::detached);
     }
+  }
+
+  static bool out_of_resources(boost::system::error_code const& ec) {
+    return ec == boost::system::errc::too_many_files_open || ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == boost::system::errc::no_buffer_space || ec == boost::system::errc::not_enough_memory;
+  }
+
+  // TCP keep-alive finds a peer that vanished without a word (HTTP/1.1 has no PING):
+  // probes after `ping_interval` of silence, the connection dropped after two unanswered
+  // ones `ping_ack_timeout / 2` apart, about when an unanswered HTTP/2 PING would close it.
+  void keep_alive(boost::asio::ip::tcp::socket& socket) const {
+    auto const& o = state_->options;
+    auto const seconds = [](std::chrono::milliseconds d) {
+      return static_cast<int>(std::max<std::chrono::milliseconds::rep>(1, d.count() / 1000));
+    };
+    int const on = 1, idle = seconds(o.ping_interval), interval = seconds(o.ping_ack_timeout / 2), count = 2;
+    int const fd = socket.native_handle();
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
   }
 
   // Reads until the bytes either are the HTTP/2 preface or cannot be.

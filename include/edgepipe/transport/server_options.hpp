@@ -14,12 +14,25 @@ struct server_options {
   std::size_t max_header_fields = 100;
   std::size_t max_message_bytes = 4 * 1024 * 1024;  // also after decompression
   std::size_t http1_max_body_bytes = 16 * 1024 * 1024;
-  std::chrono::milliseconds header_timeout{10'000};  // to complete request headers (slowloris)
+  // To complete request headers (slowloris); also the longest an HTTP/1.1 request body
+  // may go without a byte.
+  std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{120'000};   // a connection with nothing in flight
-  std::chrono::milliseconds stream_idle_timeout{300'000};  // a call with no bytes either way
-  std::chrono::milliseconds write_stall_timeout{30'000};   // a peer that stops reading
+  std::chrono::milliseconds write_stall_timeout{30'000};   // a peer that stops reading the socket
+  // Liveness of a quiet connection, instead of any limit on how long a stream may be
+  // quiet: an HTTP/2 connection with open streams gets a PING at least this often and
+  // is closed when its ACK has not come `ping_ack_timeout` after the PING went out.
+  // Accepted sockets use TCP keep-alive on the same schedule (HTTP/1.1 has no PING).
+  std::chrono::milliseconds ping_interval{60'000};
+  std::chrono::milliseconds ping_ack_timeout{20'000};
+  // An HTTP/2 connection whose response bytes wait this long without any DATA going out
+  // (the peer gives no stream or connection window) is closed, and its calls cancelled.
+  std::chrono::milliseconds flow_control_stall_timeout{30'000};
   std::size_t stream_high_water_bytes = 256 * 1024;  // a writer suspends above this
-  std::size_t connection_max_queued_bytes = 32 * 1024 * 1024;
+  // A call arriving while more response bytes than this wait on its HTTP/2 connection
+  // (all its streams together) is refused with resource_exhausted · connection_backlog
+  // before its handler runs. Calls already admitted still queue their answers whole.
+  std::size_t connection_backlog_bytes = 16 * 1024 * 1024;
   std::size_t compress_min_bytes = 1024;  // smaller responses are not worth gzip
   std::chrono::milliseconds drain_timeout{10'000};
   // Misbehaviour (invalid frames, resets, pings, settings) per connection before GOAWAY.

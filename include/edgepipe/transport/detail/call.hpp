@@ -13,6 +13,7 @@
 #include <edgepipe/protocol/frame.hpp>
 #include <edgepipe/protocol/grpc.hpp>
 #include <edgepipe/protocol/grpc_web.hpp>
+#include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/protocol/json_text.hpp>
 #include <edgepipe/protocol/metadata.hpp>
 #include <edgepipe/result.hpp>
@@ -51,6 +52,15 @@ class sink {
   ~sink() = default;
 };
 
+// Calls `write(name, value)` for each pair of a response's headers or trailers that fits
+// the HTTP field grammar, and drops the others: a handler's value with a CR or LF in it
+// would otherwise end its header early and write headers of its own.
+template <class Write>
+void for_each_wire_header(protocol::metadata const& m, Write&& write) {
+  for (auto const& [name, value] : m)
+    if (protocol::is_header_name(name) && protocol::is_header_value(value)) write(name, value);
+}
+
 enum class rpc_kind { unary, server_streaming, client_streaming, bidi_streaming };
 
 struct request_info {
@@ -77,7 +87,8 @@ inline constexpr status body_too_large{code::resource_exhausted, "message_too_la
 inline constexpr status canceled{code::canceled, "canceled"};
 inline constexpr status deadline{code::deadline_exceeded, "deadline_exceeded"};
 inline constexpr status draining{code::unavailable, "draining", "the server is shutting down"};
-inline constexpr status stream_idle{code::unavailable, "stream_idle", "no bytes either way for too long"};
+inline constexpr status connection_backlog{code::resource_exhausted, "connection_backlog",
+                                           "too many response bytes wait on this connection"};
 inline constexpr status unexpected_end_stream{code::invalid_argument, "malformed_frame",
                                               "end-of-stream frame in a request"};
 }  // namespace call_errors
@@ -257,6 +268,13 @@ class call : public std::enable_shared_from_this<call> {
  private:
   void send_ending() {
     ending_sent_ = true;
+    write_ending();
+    // Sized for the largest message: a finished call whose answer still waits for the
+    // peer's window should hold only that answer.
+    std::string{}.swap(scratch_);
+  }
+
+  void write_ending() {
     status const& s = final_status_;
     protocol::error_details const& details = final_details_;
     protocol::metadata const& trailers = final_trailers_;

@@ -4,6 +4,10 @@
 // 100 fields is 431). The body is read whole (bounded), then the handler runs while this
 // connection writes its response: with Content-Length when it is complete before the
 // first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive.
+//
+// A streaming response may stay quiet for hours: while one is written the connection
+// also reads, so a client that leaves (end of file, or a reset once TCP keep-alive finds
+// the peer gone) ends the call at once instead of at its next write.
 #pragma once
 
 #include <edgepipe/transport/detail/beast_http_parser.hpp>  // first: see there
@@ -16,7 +20,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -41,7 +48,11 @@ template <class Stream>
 class basic_http1_connection : public std::enable_shared_from_this<basic_http1_connection<Stream>> {
  public:
   basic_http1_connection(Stream stream, std::shared_ptr<server_state const> server)
-      : stream_{std::move(stream)}, server_{std::move(server)}, peer_{peer_address(stream_)} {}
+      : stream_{std::move(stream)},
+        server_{std::move(server)},
+        peer_{peer_address(stream_)},
+        watch_done_{stream_.get_executor()},
+        next_request_timer_{stream_.get_executor()} {}
 
   boost::asio::awaitable<void> run(std::string already_read) {
     auto self = this->shared_from_this();
@@ -75,10 +86,13 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
         co_return;
       }
 
-      if (!parser.is_done()) {
-        stream_.expires_after(o.stream_idle_timeout);
-        auto [body_ec, m] = co_await http::async_read(stream_, buffer_, parser,
-                                                     boost::asio::as_tuple(boost::asio::use_awaitable));
+      // The body may take as long as it keeps coming (it is bounded in bytes), but no
+      // byte of it for header_timeout closes the connection: the limit is about the
+      // request, like the one on its headers, and nothing about the response.
+      while (!parser.is_done()) {
+        stream_.expires_after(o.header_timeout);
+        auto [body_ec, m] = co_await http::async_read_some(stream_, buffer_, parser,
+                                                          boost::asio::as_tuple(boost::asio::use_awaitable));
         if (body_ec == http::error::body_limit) {
           co_await refuse(413);
           co_return;
@@ -112,13 +126,17 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
       if (status s = rpc->feed_body(req.body()); s.ok()) rpc->end_body();
       else rpc->finish(s);
       if (proc != nullptr) spawn_handler(stream_.get_executor(), rpc, *proc);
+      if (rpc->kind() == rpc_kind::server_streaming && buffer_.size() == 0) watch_peer(ex);
       bool const ok = co_await write_response(ex, *rpc);
       rpc->detach();
+      current_ = nullptr;
       if (!ok) {
         rpc->peer_gone();
+        if (watching_) close_stream(stream_);  // ends the watch's read, and with it this connection
         co_return;
       }
-      closing_ = !keep_alive;
+      closing_ = closing_ || !keep_alive;
+      if (watching_ && !co_await finish_peer_watch()) co_return;
     }
   }
 
@@ -130,6 +148,44 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
   }
 
  private:
+  struct exchange;
+
+  // Reads while a streaming response is written (the request is whole by then): end of
+  // file or an error means the client is gone; bytes are the start of its next request,
+  // kept for the parser, and the watch ends there.
+  void watch_peer(exchange& ex) {
+    watching_ = true;
+    peer_gone_ = false;
+    current_ = &ex;
+    boost::asio::co_spawn(stream_.get_executor(), read_while_streaming(), boost::asio::detached);
+  }
+
+  boost::asio::awaitable<void> read_while_streaming() {
+    auto self = this->shared_from_this();
+    auto space = buffer_.prepare(4096);
+    auto [ec, n] = co_await stream_.async_read_some(space, boost::asio::as_tuple(boost::asio::use_awaitable));
+    buffer_.commit(n);
+    watching_ = false;
+    if (ec) peer_gone_ = true;
+    if (current_ != nullptr) current_->wake.notify();
+    watch_done_.notify();
+  }
+
+  // The response is complete and the watch's read still waits: it becomes the wait for
+  // the next request, bounded as that wait is. False when the connection ends.
+  boost::asio::awaitable<bool> finish_peer_watch() {
+    if (closing_) close_stream(stream_);
+    between_requests_ = true;
+    next_request_timer_.expires_after(server_->options.header_timeout);
+    next_request_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) close_stream(stream_);
+    });
+    while (watching_) co_await watch_done_.wait();
+    next_request_timer_.cancel();
+    between_requests_ = false;
+    co_return !peer_gone_ && !closing_;
+  }
+
   // The response side of one request, filled by the call.
   struct exchange final : sink {
     explicit exchange(boost::asio::any_io_executor ex) : wake{std::move(ex)} {}
@@ -164,12 +220,12 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
     out += "HTTP/1.1 " + std::to_string(status) + " ";
     out.append(reason.data(), reason.size());
     out += "\r\n";
-    for (auto const& [k, v] : headers) {
-      out += k;
+    for_each_wire_header(headers, [&](std::string_view name, std::string_view value) {
+      out += name;
       out += ": ";
-      out += v;
+      out += value;
       out += "\r\n";
-    }
+    });
   }
 
   boost::asio::awaitable<bool> write_all(std::string const& bytes) {
@@ -202,7 +258,10 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
 
   // Streams what the call produces to the socket; false if the peer is gone.
   boost::asio::awaitable<bool> write_response(exchange& ex, call& rpc) {
-    while (!ex.started) co_await ex.wake.wait();
+    while (!ex.started) {
+      if (peer_gone_) co_return false;
+      co_await ex.wake.wait();
+    }
     std::string out;
     bool const whole = ex.ended;  // everything known up front: Content-Length
     protocol::metadata headers = std::move(ex.headers);
@@ -231,7 +290,9 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
         out.clear();
       }
       if (ex.ended) co_return true;
+      if (peer_gone_) co_return false;
       co_await ex.wake.wait();
+      if (peer_gone_) co_return false;
     }
   }
 
@@ -241,6 +302,12 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
   std::string peer_;
   bool closing_ = false;
   bool between_requests_ = false;
+  // The read that watches the peer during a streaming response.
+  bool watching_ = false;
+  bool peer_gone_ = false;
+  exchange* current_ = nullptr;
+  signal watch_done_;
+  boost::asio::steady_timer next_request_timer_;
 };
 
 using http1_connection = basic_http1_connection<boost::beast::tcp_stream>;

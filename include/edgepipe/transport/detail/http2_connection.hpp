@@ -11,6 +11,12 @@
 // limit are set; invalid frames, resets, PINGs and SETTINGS are counted in a token bucket
 // and past it the connection ends with GOAWAY(ENHANCE_YOUR_CALM); any fatal session error
 // closes the socket.
+//
+// Memory and liveness: the response bytes queued on all streams are one running count;
+// past `connection_backlog_bytes` new calls are refused, and bytes that cannot leave for
+// `flow_control_stall_timeout` (no window) close the connection. A stream is never ended
+// for being quiet: a connection with open streams is PINGed, and closed when the ACK
+// does not come.
 #pragma once
 
 #include <edgepipe/protocol/metadata.hpp>
@@ -104,7 +110,6 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     std::string method, path, authority;
     protocol::metadata headers;
     std::size_t header_bytes = 0;
-    std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
     bool request_ended = false;
     std::shared_ptr<call> rpc;
     procedure const* proc = nullptr;
@@ -120,8 +125,8 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       conn->submit_response(*this, http_status, std::move(h), end_stream);
     }
     void append_body(std::string_view bytes) override {
-      last_activity = std::chrono::steady_clock::now();
       out.append(bytes);
+      conn->add_queued(bytes.size());
       conn->resume(*this);
     }
     void end_response(protocol::metadata const* t) override {
@@ -145,6 +150,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, &on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, &on_frame_send);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &on_invalid_frame);
@@ -243,6 +249,9 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     auto& c = self(user);
     switch (frame->hd.type) {
       case NGHTTP2_PING:
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) c.ping_awaited_ = false;  // the answer to ours
+        else c.glitch();
+        return 0;
       case NGHTTP2_SETTINGS:
         if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) c.glitch();
         return 0;
@@ -275,9 +284,16 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       nghttp2_session_consume(session, stream_id, len);  // discarded: keep the window open
       return 0;
     }
-    it->second->last_activity = c.last_activity_;
     status s = it->second->rpc->feed_body(std::string_view{reinterpret_cast<char const*>(data), len});
     if (!s.ok()) it->second->rpc->finish(s);
+    return 0;
+  }
+
+  // Marks what went out, for the writer to date once it is on the socket.
+  static int on_frame_send(nghttp2_session*, nghttp2_frame const* frame, void* user) {
+    auto& c = self(user);
+    if (frame->hd.type == NGHTTP2_DATA) c.data_serialized_ = true;
+    else if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) c.ping_serialized_ = true;
     return 0;
   }
 
@@ -285,6 +301,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     auto& c = self(user);
     auto it = c.streams_.find(stream_id);
     if (it == c.streams_.end()) return 0;
+    c.queued_bytes_ -= it->second->queued();  // what a reset stream never sent
     if (auto& rpc = it->second->rpc) {
       rpc->detach();
       if (!rpc->finished() || error_code != NGHTTP2_NO_ERROR) rpc->peer_gone();
@@ -305,6 +322,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     std::size_t const n = std::min(length, s.out.size() - s.out_offset);
     std::memcpy(buf, s.out.data() + s.out_offset, n);
     s.out_offset += n;
+    s.conn->queued_bytes_ -= n;
     if (s.out_offset == s.out.size()) {
       s.out.clear();
       s.out_offset = 0;
@@ -313,7 +331,8 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (s.has_trailers) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        std::vector<nghttp2_nv> nva = to_nv(s.trailers);
+        std::vector<nghttp2_nv> nva;
+        append_nv(nva, s.trailers);
         nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size());
       }
     } else if (n == 0) {
@@ -324,14 +343,16 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     return static_cast<ssize_t>(n);
   }
 
-  static std::vector<nghttp2_nv> to_nv(protocol::metadata const& m) {
-    std::vector<nghttp2_nv> nva;
-    nva.reserve(m.size());
-    for (auto const& [k, v] : m)
-      nva.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(k.data())),
-                     reinterpret_cast<std::uint8_t*>(const_cast<char*>(v.data())), k.size(), v.size(),
-                     NGHTTP2_NV_FLAG_NONE});
-    return nva;
+  static nghttp2_nv nv(std::string_view name, std::string_view value) {
+    return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+            reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+            NGHTTP2_NV_FLAG_NONE};
+  }
+
+  // Views of `m`'s writable pairs (nghttp2 copies them when the frame is submitted).
+  static void append_nv(std::vector<nghttp2_nv>& nva, protocol::metadata const& m) {
+    nva.reserve(nva.size() + m.size());
+    for_each_wire_header(m, [&](std::string_view name, std::string_view value) { nva.push_back(nv(name, value)); });
   }
 
   // --- requests and responses ---------------------------------------------------------
@@ -343,11 +364,18 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       protocol::metadata h = std::move(now->headers);
       s.out = std::move(now->body);
       s.out_end = true;
+      add_queued(s.out.size());
       if (!s.out.empty()) h.emplace_back("content-length", std::to_string(s.out.size()));
       submit_response(s, now->status, std::move(h), s.out.empty());
       return;
     }
     auto& [rpc, proc] = std::get<1>(d);
+    // Answers of admitted calls are never dropped, so the backlog is bounded by refusing
+    // new calls, in their own protocol, before their handler runs.
+    if (proc != nullptr && queued_bytes_ > server_->options.connection_backlog_bytes) {
+      rpc->finish(call_errors::connection_backlog);
+      proc = nullptr;
+    }
     s.rpc = rpc;
     s.proc = proc;
     rpc->attach(&s);
@@ -356,13 +384,28 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
 
   void submit_response(stream& s, int http_status, protocol::metadata headers, bool end_stream) {
     if (session_ == nullptr || closed_) return;
-    headers.insert(headers.begin(), {":status", std::to_string(http_status)});
-    std::vector<nghttp2_nv> nva = to_nv(headers);
+    std::string const status_text = std::to_string(http_status);
+    std::vector<nghttp2_nv> nva;
+    nva.reserve(headers.size() + 1);
+    nva.push_back(nv(":status", status_text));
+    append_nv(nva, headers);
     nghttp2_data_provider provider{};
     provider.source.ptr = &s;
     provider.read_callback = &read_body;
     nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), end_stream ? nullptr : &provider);
     write_signal_.notify();
+  }
+
+  // Response bytes were queued on some stream.
+  void add_queued(std::size_t bytes) {
+    if (bytes == 0) return;
+    if (queued_bytes_ == 0) {
+      stall_since_ = std::chrono::steady_clock::now();
+      // Wake the watch only when it sleeps past the new deadline (with the default
+      // limits it never does: no timer work per response).
+      if (stall_since_ + server_->options.flow_control_stall_timeout < watch_wakes_at_) watchdog_.cancel();
+    }
+    queued_bytes_ += bytes;
   }
 
   void resume(stream& s) {
@@ -398,6 +441,8 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         continue;
       }
       write_started_ = std::chrono::steady_clock::now();
+      if (std::exchange(data_serialized_, false)) stall_since_ = write_started_;  // DATA could leave
+      bool const ping_in_write = std::exchange(ping_serialized_, false);
       writing_ = true;
       auto [ec, n] = co_await boost::asio::async_write(socket_, boost::asio::buffer(out),
                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -407,39 +452,51 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         co_return;
       }
       last_activity_ = std::chrono::steady_clock::now();
+      if (ping_in_write) ping_written_at_ = last_activity_;  // the ACK clock starts once it is out
       out.clear();
     }
   }
 
-  // Closes connections that never finish their headers, sit idle, or stop reading.
+  // Closes connections that never finish their headers, sit idle, stop reading, give no
+  // window for what waits, or stop answering PINGs; PINGs connections with open streams.
   boost::asio::awaitable<void> watch() {
     auto self = this->shared_from_this();
     auto const& o = server_->options;
+    using clock = std::chrono::steady_clock;
+    last_ping_ = started_;
     while (!closed_) {
-      auto const now = std::chrono::steady_clock::now();
+      auto const now = clock::now();
+      bool const ping_out = ping_awaited_ && ping_written_at_ >= last_ping_;
       if (!saw_request_ && now - started_ > o.header_timeout) break;
       if (writing_ && now - write_started_ > o.write_stall_timeout) break;
+      if (queued_bytes_ > 0 && now - stall_since_ > o.flow_control_stall_timeout) break;
+      if (ping_out && now - ping_written_at_ > o.ping_ack_timeout) break;
       if (streams_.empty() && now - last_activity_ > o.idle_timeout) {
         shutdown();
         break;
       }
-      // A call with no bytes either way for stream_idle_timeout ends; long streams that
-      // keep moving are never cut by a whole-request timeout.
-      for (auto& [id, st] : streams_)
-        if (st->rpc && !st->rpc->finished() && now - st->last_activity > o.stream_idle_timeout) {
-          st->rpc->finish(call_errors::stream_idle);
-          st->rpc->cancellation().emit(boost::asio::cancellation_type::terminal);
-        }
-      // Sleep until the nearest deadline that could apply: no timer work per request.
-      auto wake = now + o.idle_timeout;
+      if (!streams_.empty() && !ping_awaited_ && !fatal_ && now - last_ping_ >= o.ping_interval) {
+        nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+        ping_awaited_ = true;
+        last_ping_ = now;
+        write_signal_.notify();
+      }
+      // Sleep until the nearest deadline that could apply: no timer work per request. A
+      // stream that begins while we sleep gets its first PING within one interval.
+      auto wake = now + std::min<clock::duration>(o.idle_timeout, o.ping_interval);
       if (!saw_request_) wake = std::min(wake, started_ + o.header_timeout);
       if (writing_) wake = std::min(wake, write_started_ + o.write_stall_timeout);
       else if (!streams_.empty()) wake = std::min(wake, now + o.write_stall_timeout);  // a write may start
-      wake = std::min(wake, now + o.stream_idle_timeout);  // a stream may begin while we sleep
+      if (queued_bytes_ > 0) wake = std::min(wake, stall_since_ + o.flow_control_stall_timeout);
+      if (ping_awaited_)
+        wake = std::min(wake, (ping_written_at_ >= last_ping_ ? ping_written_at_ : now) + o.ping_ack_timeout);
+      else if (!streams_.empty()) wake = std::min(wake, last_ping_ + o.ping_interval);
       if (streams_.empty()) wake = std::min(wake, last_activity_ + o.idle_timeout);
-      watchdog_.expires_at(std::max(wake, now + std::chrono::milliseconds{100}));
+      watch_wakes_at_ = std::max(wake, now + std::chrono::milliseconds{100});
+      watchdog_.expires_at(watch_wakes_at_);
       (void)co_await watchdog_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
+    watch_wakes_at_ = clock::time_point::min();  // nothing to reschedule any more
     if (closed_) co_return;
     // Give a GOAWAY a moment to leave, then close regardless.
     watchdog_.expires_after(std::chrono::milliseconds{200});
@@ -456,6 +513,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         s->rpc->peer_gone();
       }
     streams_.clear();
+    queued_bytes_ = 0;
     close_stream(socket_);
     watchdog_.cancel();
     write_signal_.notify();
@@ -469,6 +527,13 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
   boost::asio::steady_timer watchdog_;
   std::string peer_;
   std::chrono::steady_clock::time_point started_, last_activity_, write_started_;
+  std::size_t queued_bytes_ = 0;  // response bytes on all streams, not yet handed to nghttp2
+  std::chrono::steady_clock::time_point stall_since_;  // since when they wait without DATA leaving
+  std::chrono::steady_clock::time_point last_ping_, ping_written_at_;
+  std::chrono::steady_clock::time_point watch_wakes_at_ = std::chrono::steady_clock::time_point::max();
+  bool ping_awaited_ = false;
+  bool ping_serialized_ = false;
+  bool data_serialized_ = false;
   std::chrono::steady_clock::time_point glitch_updated_ = std::chrono::steady_clock::now();
   double glitch_tokens_ = 1000;
   bool saw_request_ = false;
