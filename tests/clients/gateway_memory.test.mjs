@@ -85,7 +85,10 @@ test("8 stalled subscribers and 40 events of 2 MiB: they end with slow_consumer,
   const after = memory(gateway);
   // Held in full, 8 subscribers x 40 events x 2 MiB would take 640 MiB; bounded, each holds
   // a few MiB at most.
-  assert.ok(after.peak < 150, `gateway peak RSS ${after.peak.toFixed(1)} MiB (before the pushes ${before.rss.toFixed(1)} MiB)`);
+  // Under AddressSanitizer freed memory waits in its quarantine and every allocation has
+  // shadow and redzones, so RSS says nothing about our bound there; the ordinary build checks it.
+  if (process.env.EDGEPIPE_SANITIZED !== "1")
+    assert.ok(after.peak < 150, `gateway peak RSS ${after.peak.toFixed(1)} MiB (before the pushes ${before.rss.toFixed(1)} MiB)`);
 
   // Reading again, each stalled subscriber finds what the transport held, then its end.
   for (const s of stalled) s.stream.resume();
