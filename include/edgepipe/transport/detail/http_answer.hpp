@@ -95,7 +95,9 @@ class http_answer_reader {
 
   void finish_message() {
     auto const status = parser_->get().result_int();
-    if (status == 101) {  // we never ask to switch protocols
+    // Beast reads any three digits; a status outside 100..599 is no HTTP answer, and one
+    // below 100 must not pass for a final answer. We never ask to switch protocols (101).
+    if (status < 100 || status > 599 || status == 101) {
       state_ = state::malformed;
       return;
     }
