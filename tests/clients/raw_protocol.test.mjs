@@ -105,11 +105,15 @@ describe("gRPC over raw HTTP/2", () => {
     assert.match(decodeURIComponent(r.headers["grpc-message"] ?? r.trailers?.["grpc-message"]), /gzip, identity/);
   });
 
-  test("a malformed grpc-timeout is refused with a Trailers-Only response", async () => {
-    const r = await h2request(grpc({ "grpc-timeout": "12parsecs" }), frame(0, echoRequest("x")));
-    assert.equal(r.headers["grpc-status"], "13", "the status is in the one HEADERS frame");
-    assert.equal(r.body.length, 0);
-    assert.equal(r.trailers, null);
+  test("a malformed grpc-timeout is invalid_argument, in a Trailers-Only response", async () => {
+    // No unit, nine digits, an unknown unit, a sign: connect-go answers each the same way.
+    for (const t of ["300", "123456789S", "10x", "-5m", "12parsecs"]) {
+      const r = await h2request(grpc({ "grpc-timeout": t }), frame(0, echoRequest("x")));
+      assert.equal(r.headers["grpc-status"], "3", `${t}: the status is in the one HEADERS frame`);
+      assert.match(decodeURIComponent(r.headers["grpc-message"]), /^protocol_error/, t);
+      assert.equal(r.body.length, 0, t);
+      assert.equal(r.trailers, null, t);
+    }
   });
 
   test("every grpc-timeout unit is understood", async () => {
@@ -137,6 +141,22 @@ describe("Connect over raw HTTP/2", () => {
     const r = await h2request({ ":path": ECHO, "content-type": "application/json", "connect-timeout-ms": "soon" }, Buffer.from("{}"));
     assert.equal(r.headers[":status"], 400);
     assert.equal(JSON.parse(r.body).code, "invalid_argument");
+  });
+
+  test("a connect-protocol-version other than 1 is invalid_argument on unary calls and streams alike", async () => {
+    const unary = await h2request({ ":path": ECHO, "content-type": "application/json", "connect-protocol-version": "2" }, Buffer.from("{}"));
+    assert.equal(unary.headers[":status"], 400);
+    assert.equal(JSON.parse(unary.body).code, "invalid_argument");
+    const stream = await h2request(
+      { ":path": "/edgepipe.test.v1.TestService/ServerStream", "content-type": "application/connect+json", "connect-protocol-version": "2" },
+      frame(0, Buffer.from("{}")),
+    );
+    assert.equal(stream.headers[":status"], 200, "a stream's error travels in its end-of-stream message");
+    const end = stream.body.subarray(5);
+    assert.equal(stream.body[0], 0x02, "the only frame is the end-of-stream frame");
+    assert.equal(JSON.parse(end).error.code, "invalid_argument");
+    const fine = await h2request({ ":path": ECHO, "content-type": "application/json", "connect-protocol-version": "1" }, Buffer.from("{}"));
+    assert.equal(fine.headers[":status"], 200);
   });
 
   test("an unknown content-encoding is 501 unimplemented", async () => {

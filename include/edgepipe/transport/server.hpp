@@ -47,7 +47,8 @@ class server {
   server(boost::asio::any_io_executor ex, router const& routes, server_options options = {})
       : executor_{ex},
         acceptor_{ex},
-        state_{std::make_shared<detail::server_state>(detail::server_state{&routes, std::move(options), false})} {}
+        state_{std::make_shared<detail::server_state>(detail::server_state{&routes, std::move(options), false})},
+        live_{std::make_shared<connection_registry>(ex)} {}
 
   // Binds; throws on failure (start-up).
   void listen(boost::asio::ip::tcp::endpoint const& endpoint, bool reuse_port = false) {
@@ -66,45 +67,46 @@ class server {
   void start() { boost::asio::co_spawn(executor_, accept_loop(), boost::asio::detached); }
 
   // Stops accepting, sends GOAWAY, lets calls in flight finish until `drain_timeout`,
-  // then ends what remains with unavailable and closes. Completes when all is closed.
+  // then ends what remains with unavailable and closes. Completes when all is closed:
+  // each connection's end wakes it, so it returns as soon as the last one has gone.
   boost::asio::awaitable<void> shutdown() {
     state_->draining = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    for (auto& c : connections_) std::visit([](auto& weak) { if (auto p = weak.lock()) p->shutdown(); }, c);
-    auto const deadline = std::chrono::steady_clock::now() + state_->options.drain_timeout;
-    boost::asio::steady_timer timer{executor_};
-    while (live_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-      timer.expires_after(std::chrono::milliseconds{20});
-      (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    }
-    for (auto& c : connections_)
+    auto live = live_;  // what this coroutine waits on outlives nothing it needs
+    for (auto& c : live->connections) std::visit([](auto& weak) { if (auto p = weak.lock()) p->shutdown(); }, c);
+    co_await live->all_closed(std::chrono::steady_clock::now() + state_->options.drain_timeout);
+    for (auto& c : live->connections)
       if (auto* h2 = std::get_if<std::weak_ptr<detail::http2_connection>>(&c))
         if (auto p = h2->lock()) p->abort_calls(detail::call_errors::draining);
     // Let those endings reach the wire: each connection closes once its last stream has.
-    auto const grace = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-    while (std::chrono::steady_clock::now() < grace) {
-      connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
-      if (connections_.empty()) break;
-      timer.expires_after(std::chrono::milliseconds{10});
-      (void)co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    }
+    co_await live->all_closed(std::chrono::steady_clock::now() + std::chrono::seconds{1});
   }
 
   [[nodiscard]] server_options const& options() const noexcept { return state_->options; }
 
  private:
-  std::size_t live_connections() {
-    connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
-    std::size_t busy = 0;
-    for (auto& c : connections_)
-      if (auto* h2 = std::get_if<std::weak_ptr<detail::http2_connection>>(&c)) {
-        if (auto p = h2->lock(); p && !p->idle()) ++busy;
-      } else {
-        ++busy;  // an HTTP/1.1 connection closes itself after its response
+  // The connections being served. Each removes itself when it ends, and wakes a
+  // shutdown waiting for the last one.
+  struct connection_registry {
+    using entry = std::variant<std::weak_ptr<detail::http2_connection>, std::weak_ptr<detail::http1_connection>>;
+    explicit connection_registry(boost::asio::any_io_executor ex) : ended{std::move(ex)} {}
+
+    std::list<entry> connections;
+    boost::asio::steady_timer ended;  // a waiting shutdown, cancelled by each end
+
+    void remove(std::list<entry>::iterator it) {
+      connections.erase(it);
+      ended.cancel();
+    }
+
+    boost::asio::awaitable<void> all_closed(std::chrono::steady_clock::time_point deadline) {
+      while (!connections.empty() && std::chrono::steady_clock::now() < deadline) {
+        ended.expires_at(deadline);
+        (void)co_await ended.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       }
-    return busy;
-  }
+    }
+  };
 
   boost::asio::awaitable<void> accept_loop() {
     boost::asio::steady_timer pause{executor_};
@@ -122,8 +124,6 @@ class server {
       if (ec) continue;  // that one connection failed (reset while queued): the next
       socket.set_option(boost::asio::ip::tcp::no_delay(true));
       keep_alive(socket);
-      if (++accepted_ % 256 == 0)  // keep the registry as small as the live connections
-        connections_.remove_if([](auto& c) { return std::visit([](auto& w) { return w.expired(); }, c); });
       boost::asio::co_spawn(executor_, serve(std::move(socket)), boost::asio::detached);
     }
   }
@@ -164,22 +164,24 @@ class server {
       head.append(buf, n);
     }
     timeout.cancel();
+    auto live = live_;
     if (head == http2_preface) {
       auto c = std::make_shared<detail::http2_connection>(std::move(socket), state_);
-      connections_.emplace_back(std::weak_ptr<detail::http2_connection>{c});
+      auto it = live->connections.emplace(live->connections.end(), std::weak_ptr<detail::http2_connection>{c});
       co_await c->run(std::move(head));
+      live->remove(it);
     } else {
       auto c = std::make_shared<detail::http1_connection>(boost::beast::tcp_stream{std::move(socket)}, state_);
-      connections_.emplace_back(std::weak_ptr<detail::http1_connection>{c});
+      auto it = live->connections.emplace(live->connections.end(), std::weak_ptr<detail::http1_connection>{c});
       co_await c->run(std::move(head));
+      live->remove(it);
     }
   }
 
   boost::asio::any_io_executor executor_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<detail::server_state> state_;
-  std::size_t accepted_ = 0;
-  std::list<std::variant<std::weak_ptr<detail::http2_connection>, std::weak_ptr<detail::http1_connection>>> connections_;
+  std::shared_ptr<connection_registry> live_;
 };
 
 }  // namespace edgepipe::transport

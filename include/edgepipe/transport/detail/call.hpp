@@ -1,21 +1,19 @@
 // One RPC on the wire, between the HTTP exchange that carries it (HTTP/2 stream or
-// HTTP/1.1 request) and the handler that serves it. The request side turns body bytes
-// into messages for the protocol at hand; the response side turns messages and a final
-// status into that protocol's headers, body and trailers.
+// HTTP/1.1 request) and the handler that serves it: flow control, back-pressure,
+// cancellation and the order of events. What the bytes look like in each protocol is
+// the protocol layer's: a request_reader turns body bytes into messages, a
+// response_writer turns messages and the final status into headers, body and trailers.
 //
 // Everything runs on the connection's executor: no locks.
 #pragma once
 
 #include <edgepipe/protocol/compression.hpp>
-#include <edgepipe/protocol/connect.hpp>
 #include <edgepipe/protocol/content_type.hpp>
 #include <edgepipe/protocol/error_detail.hpp>
-#include <edgepipe/protocol/frame.hpp>
-#include <edgepipe/protocol/grpc.hpp>
-#include <edgepipe/protocol/grpc_web.hpp>
 #include <edgepipe/protocol/header_grammar.hpp>
-#include <edgepipe/protocol/json_text.hpp>
 #include <edgepipe/protocol/metadata.hpp>
+#include <edgepipe/protocol/request_reader.hpp>
+#include <edgepipe/protocol/response_writer.hpp>
 #include <edgepipe/result.hpp>
 #include <edgepipe/status.hpp>
 #include <edgepipe/transport/detail/signal.hpp>
@@ -82,15 +80,11 @@ inline constexpr status unsupported_encoding{code::unimplemented, "unsupported_c
 inline constexpr status no_message{code::unimplemented, "protocol_error", "unary call without a request message"};
 inline constexpr status two_messages{code::unimplemented, "protocol_error",
                                      "unary call with more than one request message"};
-inline constexpr status bad_base64{code::invalid_argument, "malformed_frame", "invalid grpc-web-text base64"};
-inline constexpr status body_too_large{code::resource_exhausted, "message_too_large", "message larger than the limit"};
 inline constexpr status canceled{code::canceled, "canceled"};
 inline constexpr status deadline{code::deadline_exceeded, "deadline_exceeded"};
 inline constexpr status draining{code::unavailable, "draining", "the server is shutting down"};
 inline constexpr status connection_backlog{code::resource_exhausted, "connection_backlog",
                                            "too many response bytes wait on this connection"};
-inline constexpr status unexpected_end_stream{code::invalid_argument, "malformed_frame",
-                                              "end-of-stream frame in a request"};
 }  // namespace call_errors
 
 class call : public std::enable_shared_from_this<call> {
@@ -100,9 +94,10 @@ class call : public std::enable_shared_from_this<call> {
         kind_{kind},
         options_{&options},
         inbound_signal_{ex},
-        decoder_{protocol::frame_decoder::options{allowed_request_flags(), options.max_message_bytes,
-                                                  compressed_requests()}},
-        drained_signal_{ex} {}
+        reader_{protocol::wire_format_of(info_.type), info_.request_encoding == protocol::encoding_gzip,
+                options.max_message_bytes},
+        drained_signal_{ex},
+        writer_{info_.type, info_.response_encoding, options.compress_min_bytes} {}
 
   call(call const&) = delete;
   call& operator=(call const&) = delete;
@@ -115,6 +110,7 @@ class call : public std::enable_shared_from_this<call> {
   }
   void detach() noexcept { sink_ = nullptr; }
   [[nodiscard]] request_info const& info() const noexcept { return info_; }
+  // The HTTP/1.1 connection watches its peer while a server stream is written.
   [[nodiscard]] rpc_kind kind() const noexcept { return kind_; }
   boost::asio::cancellation_signal& cancellation() noexcept { return cancel_; }
 
@@ -122,9 +118,8 @@ class call : public std::enable_shared_from_this<call> {
 
   // Body bytes as they arrive; a failure ends the call (the transport then stops reading).
   status feed_body(std::string_view bytes) {
-    if (!request_failure_.ok()) return request_failure_;
     pending_wire_ = bytes.size();
-    status s = decode_body(bytes);
+    status s = fail_request(reader_.feed(bytes, [this](std::string&& m) { push_message(std::move(m)); }));
     // Bytes that completed no message are acknowledged now: the peer must be able to
     // send the rest of a message larger than the flow-control window. Bytes that did
     // complete one are acknowledged when the handler takes it, which is how a slow
@@ -133,54 +128,20 @@ class call : public std::enable_shared_from_this<call> {
     return s;
   }
 
- private:
-  status decode_body(std::string_view bytes) {
-    if (info_.type.protocol == protocol::rpc_protocol::connect && !info_.type.connect_streaming) {
-      // A Connect unary body is the (possibly compressed) message itself.
-      if (unary_body_.size() + bytes.size() > options_->max_message_bytes)
-        return fail_request(call_errors::body_too_large);
-      unary_body_.append(bytes);
-      return {};
-    }
-    if (info_.type.web_text) {
-      text_scratch_.clear();
-      if (!base64_.feed(bytes, text_scratch_)) return fail_request(call_errors::bad_base64);
-      return fail_request(decode_frames(text_scratch_));
-    }
-    return fail_request(decode_frames(bytes));
-  }
-
- public:
   // The request body is complete.
   void end_body() {
     if (body_ended_) return;
     body_ended_ = true;
-    if (request_failure_.ok()) {
-      if (info_.type.protocol == protocol::rpc_protocol::connect && !info_.type.connect_streaming) {
-        std::string message;
-        status s = decompress(std::move(unary_body_), info_.request_encoding, message);
-        if (s.ok()) push_message(std::move(message), 0);
-        else request_failure_ = s;
-      } else {
-        if (info_.type.web_text) {
-          text_scratch_.clear();
-          if (!base64_.finish(text_scratch_)) request_failure_ = call_errors::bad_base64;
-          else fail_request(decode_frames(text_scratch_));
-        }
-        if (request_failure_.ok()) request_failure_ = decoder_.finish();
-      }
-    }
+    pending_wire_ = 0;  // every byte fed was attributed or acknowledged
+    fail_request(reader_.finish([this](std::string&& m) { push_message(std::move(m)); }));
     inbound_signal_.notify();
   }
 
-  // A request that arrived whole (Connect GET).
-  void set_single_message(std::string message) {
-    std::string out;
-    status s = decompress(std::move(message), info_.request_encoding, out);
-    if (s.ok()) push_message(std::move(out), 0);
-    else request_failure_ = s;
-    body_ended_ = true;
-    inbound_signal_.notify();
+  // A request that arrived whole (Connect GET): the body it would have had.
+  void set_single_message(std::string_view message) {
+    pending_wire_ = 0;
+    fail_request(reader_.feed(message, [this](std::string&& m) { push_message(std::move(m)); }));
+    end_body();
   }
 
   // The peer went away (reset, disconnect): nothing more will be read or written.
@@ -196,8 +157,6 @@ class call : public std::enable_shared_from_this<call> {
   void on_drained() {
     if (sink_ == nullptr || sink_->queued() <= options_->stream_high_water_bytes / 2) drained_signal_.notify();
   }
-
-  [[nodiscard]] status request_failure() const noexcept { return request_failure_; }
 
   // Response body bytes the transport accepted and has not written to the socket yet.
   [[nodiscard]] std::size_t queued_bytes() const { return sink_ == nullptr ? 0 : sink_->queued(); }
@@ -227,23 +186,9 @@ class call : public std::enable_shared_from_this<call> {
       if (!co_await drained_signal_.wait()) co_return call_errors::canceled;
     }
     if (sink_ == nullptr || peer_gone_) co_return call_errors::canceled;
-    send_headers_once();
-    std::string& out = scratch_;
-    out.clear();
-    bool const compress = !info_.response_encoding.empty() && message.size() >= options_->compress_min_bytes;
-    if (is_connect_unary()) {
-      unary_response_.assign(message);  // sent with the final status
-      co_return status{};
-    }
-    if (compress) {
-      std::string zipped;
-      if (status s = protocol::gzip_compress(message, zipped); !s.ok()) co_return s;
-      protocol::append_frame(out, protocol::flag_compressed, zipped);
-    } else {
-      protocol::append_frame(out, 0, message);
-    }
-    emit_body(out);
-    co_return status{};
+    // Named, not returned directly: g++ 12 miscompiles that co_return (SIGILL).
+    status const sent = writer_.send_message(*sink_, message, extra_headers_);
+    co_return sent;
   }
 
   // Ends the call with `s` (and details when it failed). Idempotent: the first wins.
@@ -258,79 +203,17 @@ class call : public std::enable_shared_from_this<call> {
 
   // Sends the response headers now, before any message (streaming calls; Connect unary
   // sends them with its status).
-  void send_headers() { send_headers_once(); }
+  void send_headers() {
+    if (sink_ != nullptr) writer_.send_headers(*sink_, extra_headers_);
+  }
 
   [[nodiscard]] bool finished() const noexcept { return finished_; }
-  [[nodiscard]] bool peer_is_gone() const noexcept { return peer_gone_; }
-  [[nodiscard]] status final_status() const noexcept { return final_status_; }
   protocol::metadata& response_metadata() noexcept { return extra_headers_; }
 
  private:
   void send_ending() {
     ending_sent_ = true;
-    write_ending();
-    // Sized for the largest message: a finished call whose answer still waits for the
-    // peer's window should hold only that answer.
-    std::string{}.swap(scratch_);
-  }
-
-  void write_ending() {
-    status const& s = final_status_;
-    protocol::error_details const& details = final_details_;
-    protocol::metadata const& trailers = final_trailers_;
-    if (is_connect_unary()) return finish_connect_unary(s, details, trailers);
-    switch (info_.type.protocol) {
-      case protocol::rpc_protocol::connect: {
-        send_headers_once();
-        std::string end;
-        protocol::append_connect_end_stream_json(end, s, details, with_retry_hint(trailers, s, "retry-after-ms"));
-        scratch_.clear();
-        protocol::append_frame(scratch_, protocol::flag_end_stream, end);
-        emit_body(scratch_);
-        sink_->end_response(nullptr);
-        break;
-      }
-      case protocol::rpc_protocol::grpc: {
-        protocol::metadata t = protocol::grpc_status_trailers(s, details);
-        t.insert(t.end(), trailers.begin(), trailers.end());
-        if (!headers_sent_) {  // Trailers-Only: one HEADERS frame that ends the stream
-          headers_sent_ = true;
-          protocol::metadata h = response_headers(false);
-          h.insert(h.end(), t.begin(), t.end());
-          sink_->start_response(200, std::move(h), true);
-        } else {
-          sink_->end_response(&t);
-        }
-        break;
-      }
-      case protocol::rpc_protocol::grpc_web: {
-        protocol::metadata t = protocol::grpc_status_trailers(s, details);
-        t.insert(t.end(), trailers.begin(), trailers.end());
-        if (!headers_sent_) {  // nothing written: the status travels in the headers alone
-          headers_sent_ = true;
-          protocol::metadata h = response_headers(false);
-          h.insert(h.end(), t.begin(), t.end());
-          sink_->start_response(200, std::move(h), true);
-        } else {
-          scratch_.clear();
-          protocol::append_grpc_web_trailers(scratch_, t);
-          emit_body(scratch_);
-          sink_->end_response(nullptr);
-        }
-        break;
-      }
-    }
-  }
-
-  [[nodiscard]] bool is_connect_unary() const noexcept {
-    return info_.type.protocol == protocol::rpc_protocol::connect && !info_.type.connect_streaming;
-  }
-  [[nodiscard]] std::uint8_t allowed_request_flags() const noexcept {
-    // gRPC-Web requests never carry trailers; Connect requests never end-of-stream.
-    return protocol::flag_compressed;
-  }
-  [[nodiscard]] bool compressed_requests() const noexcept {
-    return info_.request_encoding == protocol::encoding_gzip;
+    writer_.finish(*sink_, final_status_, final_details_, final_trailers_, extra_headers_);
   }
 
   status fail_request(status s) {
@@ -341,103 +224,11 @@ class call : public std::enable_shared_from_this<call> {
     return s;
   }
 
-  status decode_frames(std::string_view bytes) {
-    return decoder_.feed(bytes, [&](protocol::frame_view f) -> status {
-      std::string message;
-      if (f.flags & protocol::flag_compressed) {
-        if (status s = protocol::gzip_decompress(f.message, message, options_->max_message_bytes); !s.ok()) return s;
-      } else {
-        message.assign(f.message);
-      }
-      push_message(std::move(message), std::exchange(pending_wire_, 0));
-      return {};
-    });
-  }
-
-  void push_message(std::string message, std::size_t wire_bytes) {
-    inbound_.emplace_back(std::move(message), wire_bytes);
+  // The first message a chunk completes carries the chunk's bytes, to be acknowledged
+  // when the handler takes it.
+  void push_message(std::string message) {
+    inbound_.emplace_back(std::move(message), std::exchange(pending_wire_, 0));
     inbound_signal_.notify();
-  }
-
-  status decompress(std::string in, std::string_view encoding, std::string& out) {
-    if (encoding == protocol::encoding_gzip) return protocol::gzip_decompress(in, out, options_->max_message_bytes);
-    out = std::move(in);
-    return {};
-  }
-
-  protocol::metadata response_headers(bool for_body) const {
-    protocol::metadata h;
-    h.emplace_back("content-type", std::string{protocol::response_content_type(info_.type)});
-    if (!info_.response_encoding.empty() && for_body) {
-      switch (info_.type.protocol) {
-        case protocol::rpc_protocol::connect:
-          h.emplace_back(info_.type.connect_streaming ? "connect-content-encoding" : "content-encoding",
-                         std::string{info_.response_encoding});
-          break;
-        case protocol::rpc_protocol::grpc:
-        case protocol::rpc_protocol::grpc_web:
-          h.emplace_back("grpc-encoding", std::string{info_.response_encoding});
-          break;
-      }
-    }
-    if (info_.type.protocol != protocol::rpc_protocol::connect)
-      h.emplace_back("grpc-accept-encoding", std::string{protocol::supported_encodings});
-    else if (info_.type.connect_streaming)
-      h.emplace_back("connect-accept-encoding", std::string{protocol::supported_encodings});
-    h.insert(h.end(), extra_headers_.begin(), extra_headers_.end());
-    return h;
-  }
-
-  void send_headers_once() {
-    if (headers_sent_ || sink_ == nullptr || is_connect_unary()) return;
-    headers_sent_ = true;
-    sink_->start_response(200, response_headers(true), false);
-  }
-
-  void emit_body(std::string const& bytes) {
-    if (sink_ == nullptr) return;
-    if (info_.type.web_text) {
-      std::string text;
-      protocol::append_base64(text, bytes);
-      sink_->append_body(text);
-    } else {
-      sink_->append_body(bytes);
-    }
-  }
-
-  static protocol::metadata with_retry_hint(protocol::metadata t, status const& s, char const* name) {
-    if (s.retry_after_ms() >= 0) t.emplace_back(name, std::to_string(s.retry_after_ms()));
-    return t;
-  }
-
-  void finish_connect_unary(status const& s, protocol::error_details const& details, protocol::metadata const& trailers) {
-    headers_sent_ = true;
-    protocol::metadata h;
-    std::string body;
-    if (s.ok()) {
-      h = response_headers(false);
-      bool const compress =
-          !info_.response_encoding.empty() && unary_response_.size() >= options_->compress_min_bytes;
-      if (compress && protocol::gzip_compress(unary_response_, body).ok()) {
-        h.emplace_back("content-encoding", std::string{info_.response_encoding});
-      } else {
-        body = std::move(unary_response_);
-      }
-    } else {
-      h.emplace_back("content-type", "application/json");
-      protocol::append_connect_error_json(body, s, details);
-      h.insert(h.end(), extra_headers_.begin(), extra_headers_.end());
-    }
-    // Connect unary trailers travel as headers prefixed "trailer-"; the retry hint is a
-    // plain header (once: clients merge headers and trailers into one metadata).
-    for (auto const& [k, v] : trailers) h.emplace_back("trailer-" + k, v);
-    if (s.retry_after_ms() >= 0) h.emplace_back("retry-after-ms", std::to_string(s.retry_after_ms()));
-    int const http = protocol::connect_http_status(s.code());
-    sink_->start_response(http, std::move(h), body.empty());
-    if (!body.empty()) {
-      sink_->append_body(body);
-      sink_->end_response(nullptr);
-    }
   }
 
   request_info info_;
@@ -449,21 +240,16 @@ class call : public std::enable_shared_from_this<call> {
   // request side
   signal inbound_signal_;
   std::deque<std::pair<std::string, std::size_t>> inbound_;  // message, wire bytes to acknowledge
-  protocol::frame_decoder decoder_;
-  protocol::base64_decoder base64_;
-  std::string text_scratch_;
-  std::string unary_body_;
-  std::size_t pending_wire_ = 0;  // bytes of the chunk being decoded, not yet attributed
+  protocol::request_reader reader_;
+  std::size_t pending_wire_ = 0;  // bytes of the chunk being read, not yet attributed
   status request_failure_{};
   bool body_ended_ = false;
   bool peer_gone_ = false;
 
   // response side
   signal drained_signal_;
-  std::string scratch_;
-  std::string unary_response_;
+  protocol::response_writer writer_;
   protocol::metadata extra_headers_;
-  bool headers_sent_ = false;
   bool finished_ = false;
   bool ending_sent_ = false;
   status final_status_{};

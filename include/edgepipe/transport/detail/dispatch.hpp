@@ -8,6 +8,7 @@
 #include <edgepipe/protocol/content_type.hpp>
 #include <edgepipe/protocol/grpc.hpp>
 #include <edgepipe/protocol/metadata.hpp>
+#include <edgepipe/protocol/wire_format.hpp>
 #include <edgepipe/transport/detail/call.hpp>
 #include <edgepipe/transport/router.hpp>
 #include <edgepipe/transport/server_options.hpp>
@@ -158,21 +159,16 @@ inline dispatch_result dispatch(server_state const& server, request_head head, b
     return r;
   }
 
-  // Compression.
-  auto header = [&](std::string_view name) { return protocol::find_metadata(head.headers, name); };
-  switch (info.type.protocol) {
-    case protocol::rpc_protocol::connect:
-      if (!get) info.request_encoding = std::string{header(info.type.connect_streaming ? "connect-content-encoding" : "content-encoding")};
-      info.response_encoding = protocol::pick_response_encoding(
-          header(info.type.connect_streaming ? "connect-accept-encoding" : "accept-encoding"));
-      break;
-    case protocol::rpc_protocol::grpc:
-    case protocol::rpc_protocol::grpc_web:
-      info.request_encoding = std::string{header("grpc-encoding")};
-      info.response_encoding = protocol::pick_response_encoding(header("grpc-accept-encoding"));
-      break;
-  }
+  // What the protocol's own headers say: compression both ways, timeout, version.
+  protocol::wire_format const format = protocol::wire_format_of(info.type);
+  auto const wire = protocol::read_request_headers(
+      format, [&](std::string_view name) { return protocol::find_metadata(head.headers, name); });
+  if (!get) info.request_encoding = std::string{wire.encoding};
   if (info.request_encoding == protocol::encoding_identity) info.request_encoding.clear();
+  info.response_encoding = protocol::pick_response_encoding(wire.accept_encoding);
+  if (wire.timeout)
+    info.deadline = std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(*wire.timeout);
 
   // Errors found from here on are answered in the call's own protocol, so they are
   // collected first and the call is built either way.
@@ -180,20 +176,7 @@ inline dispatch_result dispatch(server_state const& server, request_head head, b
   if (proc == nullptr) refusal = status{code::unimplemented, "unknown_procedure"};
   else if (server.draining) refusal = call_errors::draining;
   else if (!protocol::known_encoding(info.request_encoding)) refusal = call_errors::unsupported_encoding;
-
-  auto const now = std::chrono::steady_clock::now();
-  if (info.type.protocol == protocol::rpc_protocol::connect) {
-    if (auto t = header("connect-timeout-ms"); !t.empty()) {
-      if (auto ms = protocol::parse_connect_timeout(t)) info.deadline = now + *ms;
-      else if (refusal.ok()) refusal = status{code::invalid_argument, "protocol_error", "invalid connect-timeout-ms"};
-    }
-  } else if (auto t = header("grpc-timeout"); !t.empty()) {
-    if (auto ns = protocol::parse_grpc_timeout(t))
-      info.deadline = now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                std::min(*ns, std::chrono::nanoseconds{std::chrono::hours{24 * 365}}));
-    else if (refusal.ok())
-      refusal = status{code::internal, "protocol_error", "invalid grpc-timeout"};
-  }
+  else refusal = wire.problem;
 
   info.headers = std::move(head.headers);
   auto c = std::make_shared<call>(ex, std::move(info), proc != nullptr ? proc->kind : rpc_kind::unary, o);
@@ -202,7 +185,7 @@ inline dispatch_result dispatch(server_state const& server, request_head head, b
     c->finish(refusal);
     return std::pair{c, static_cast<procedure const*>(nullptr)};
   }
-  if (get) c->set_single_message(std::move(get_request->message));
+  if (get) c->set_single_message(get_request->message);
   return std::pair{c, proc};
 }
 
