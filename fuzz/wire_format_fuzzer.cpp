@@ -1,5 +1,5 @@
 // The wire table both ways. A request body split at fuzzer-chosen points reads exactly
-// as unsplit, failures included, in every wire format, and no message exceeds the
+// as unsplit in every wire format (a bad one fails either way), and no message exceeds the
 // limit; the messages read are then written back as a response, and its body frames
 // decode to those messages followed by the format's ending.
 #include <edgepipe/protocol/content_type.hpp>
@@ -9,6 +9,7 @@
 
 #include "fuzz_check.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -75,8 +76,17 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
 
   outcome const whole = read(format, gzip, max, body, {});
   outcome const split = read(format, gzip, max, body, cuts);
-  FUZZ_CHECK(whole.messages == split.messages);
-  FUZZ_CHECK(whole.failure == split.failure);
+  // A bad body fails however it is split, but which fault is met first may depend on
+  // the split (gRPC-Web text checks a piece's base64 before its frames): the messages
+  // read before the failure are then a prefix of the same sequence.
+  FUZZ_CHECK(whole.failure.ok() == split.failure.ok());
+  if (whole.failure.ok()) {
+    FUZZ_CHECK(whole.messages == split.messages);
+  } else {
+    auto const& shorter = whole.messages.size() <= split.messages.size() ? whole.messages : split.messages;
+    auto const& longer = whole.messages.size() <= split.messages.size() ? split.messages : whole.messages;
+    FUZZ_CHECK(std::equal(shorter.begin(), shorter.end(), longer.begin()));
+  }
 
   // Written back, uncompressed so the frames can be compared.
   recording out;
