@@ -27,14 +27,14 @@ using replay_store = edgepipe::stores::memory_replay_store<clock_type>;
 struct fixture {
   contract_world::world w;
   replay_store replay{w.clock, 1 << 20};
-  st::session_and_user_limiter limiter{{1'000'000, 1'000'000}, {1'000'000, 1'000'000}, 1024};
+  edgepipe::stores::session_and_user_limiter limiter{{1'000'000, 1'000'000}, {1'000'000, 1'000'000}, 1024};
   st::envelope_stage<request> envelope{};
   st::session_stage<contract_world::fixed_sessions> session{&w.sessions};
   st::payload_hash_stage payload_hash{};
   st::signature_stage signature{};
   st::freshness_stage<clock_type> freshness{&w.clock, 60'000};
   st::replay_stage<replay_store> replay_check{&replay, 120'000};
-  st::rate_limit_stage<st::session_and_user_limiter, clock_type> rate_limit{&limiter, &w.clock};
+  st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, clock_type> rate_limit{&limiter, &w.clock};
   st::response_signer_stage<clock_type> signer{&w.gateway_key, &w.clock};
   st::routing_stage<contract_world::counting_handler> routing{&w.routes};
 

@@ -26,6 +26,7 @@
 #include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
 #include <edgepipe/stores/redis_replay_store.hpp>
+#include <edgepipe/stores/session_and_user_limiter.hpp>
 #include <edgepipe/trace/call_span.hpp>
 #include <edgepipe/trace/tracing_observer.hpp>
 #include <edgepipe/transport/server.hpp>
@@ -243,7 +244,7 @@ struct gateway_state {
   edgepipe::reference::http_client backend_client;
   edgepipe::reference::backend_sessions sessions;
   edgepipe::reference::backend_commands commands;
-  st::session_and_user_limiter limiter;
+  edgepipe::stores::session_and_user_limiter limiter;
   st::route_table<edgepipe::reference::backend_commands> routes;
   edgepipe::reference::metrics& metrics;
 
@@ -268,7 +269,7 @@ struct gateway_state {
         st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
         st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
         st::replay_stage<edgepipe::reference::traced_replay_store<ReplayStore>>{&replay, 2 * window},
-        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
+        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
         st::response_signer_stage<edgepipe::system_clock>{&signer, &clock},
         st::routing_stage<edgepipe::reference::backend_commands>{&routes});
   }
@@ -281,7 +282,7 @@ struct gateway_state {
         st::session_stage<edgepipe::reference::backend_sessions>{&sessions}, st::payload_hash_stage{},
         st::signature_stage{}, st::freshness_stage<edgepipe::system_clock>{&clock, window},
         st::replay_stage<edgepipe::reference::traced_replay_store<ReplayStore>>{&replay, 2 * window},
-        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
+        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::system_clock>{&limiter, &clock},
         grant_subscription_stage{});
   }
 

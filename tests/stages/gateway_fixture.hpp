@@ -16,6 +16,7 @@
 #include <edgepipe/stages/session.hpp>
 #include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
+#include <edgepipe/stores/session_and_user_limiter.hpp>
 
 #include "../support/hex.hpp"
 
@@ -130,7 +131,7 @@ struct gateway {
     else
       return ReplayStore{};
   }()};
-  st::session_and_user_limiter limiter;
+  edgepipe::stores::session_and_user_limiter limiter;
   counting_handler backend;
   st::route_table<counting_handler> routes;
 
@@ -152,7 +153,7 @@ struct gateway {
         st::envelope_stage<request>{{max_payload, {}}}, st::session_stage<table_session_source>{&sessions},
         st::payload_hash_stage{}, st::signature_stage{}, st::freshness_stage<edgepipe::manual_clock>{&clock, 60'000},
         st::replay_stage<ReplayStore>{&replay, 120'000},
-        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
+        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
         st::response_signer_stage<edgepipe::manual_clock>{&gateway_key, &clock},
         st::routing_stage<counting_handler>{&routes});
   }

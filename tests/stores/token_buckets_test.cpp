@@ -1,4 +1,4 @@
-#include <edgepipe/stages/rate_limit.hpp>
+#include <edgepipe/stores/session_and_user_limiter.hpp>
 #include <edgepipe/stores/token_buckets.hpp>
 
 #include <catch2/catch.hpp>
@@ -45,7 +45,7 @@ TEST_CASE("a flood of fresh keys keeps memory bounded and the active key limited
 }
 
 TEST_CASE("a refused user bucket does not spend the session's token", "[stages][rate]") {
-  edgepipe::stages::session_and_user_limiter limiter{{1, 1}, {1, 1}};
+  edgepipe::stores::session_and_user_limiter limiter{{1, 1}, {1, 1}};
   CHECK(limiter.acquire("s1", "u", 0).allowed);
   auto refused = limiter.acquire("s2", "u", 0);  // the user has no token left
   CHECK_FALSE(refused.allowed);

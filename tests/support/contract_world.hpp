@@ -17,6 +17,7 @@
 #include <edgepipe/stages/session.hpp>
 #include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
+#include <edgepipe/stores/session_and_user_limiter.hpp>
 
 #include "gateway.pb.h"
 
@@ -58,7 +59,7 @@ struct world {
   edgepipe::crypto::ed25519_signer gateway_key = edgepipe::crypto::ed25519_signer::from_seed(gateway_seed, "k1");
   fixed_sessions sessions{edgepipe::crypto::to_base64(edgepipe::crypto::as_bytes(device_key.public_key()))};
   edgepipe::stores::memory_replay_store<edgepipe::manual_clock> replay{clock, 1024};
-  st::session_and_user_limiter limiter{{1000, 1000}, {1000, 1000}, 1024};
+  edgepipe::stores::session_and_user_limiter limiter{{1000, 1000}, {1000, 1000}, 1024};
   counting_handler backend;
   st::route_table<counting_handler> routes;
 
@@ -69,7 +70,7 @@ struct world {
         st::envelope_stage<request>{}, st::session_stage<fixed_sessions>{&sessions}, st::payload_hash_stage{},
         st::signature_stage{}, st::freshness_stage<edgepipe::manual_clock>{&clock, 60'000},
         st::replay_stage<edgepipe::stores::memory_replay_store<edgepipe::manual_clock>>{&replay, 120'000},
-        st::rate_limit_stage<st::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
+        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
         st::response_signer_stage<edgepipe::manual_clock>{&gateway_key, &clock},
         st::routing_stage<counting_handler>{&routes});
   }

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>

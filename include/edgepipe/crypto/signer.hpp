@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -16,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::crypto {
 

@@ -3,6 +3,7 @@
 
 #include <edgepipe/status.hpp>
 
+#include <cstddef>
 #include <tuple>
 #include <utility>
 

@@ -11,9 +11,11 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::protocol {
 

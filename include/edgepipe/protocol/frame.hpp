@@ -4,7 +4,9 @@
 
 #include <edgepipe/status.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -7,28 +7,17 @@
 #include <edgepipe/result.hpp>
 #include <edgepipe/stages/adapter_call.hpp>
 #include <edgepipe/stages/facts.hpp>
+#include <edgepipe/stages/replay_store.hpp>
 #include <edgepipe/status.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
-#include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::stages {
-
-enum class reservation {
-  reserved,          // first time: go ahead
-  already_reserved,  // seen within the TTL: a replay
-  unavailable,       // the store could not answer (down, timed out, full)
-};
-
-// Atomically reserves a key for ttl_ms: `reserve(key, ttl_ms)` returns a reservation, or an
-// awaitable<reservation> when it does I/O.
-template <class S>
-concept replay_store = requires(S& store, std::string_view key, std::int64_t ttl_ms) {
-  requires std::same_as<adapter_answer_t<decltype(store.reserve(key, ttl_ms))>, reservation>;
-};
 
 inline constexpr std::string_view replay_key_prefix = "edgepipe:replay:";
 // prefix + 128-byte session id + ':' + 64-byte request id

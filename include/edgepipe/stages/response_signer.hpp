@@ -12,6 +12,7 @@
 #include <edgepipe/stages/facts.hpp>
 #include <edgepipe/status.hpp>
 
+#include <cstdint>
 #include <string_view>
 
 namespace edgepipe::stages {

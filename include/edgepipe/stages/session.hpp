@@ -14,6 +14,7 @@
 #include <concepts>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::stages {
 

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <edgepipe/clock.hpp>
-#include <edgepipe/stages/replay.hpp>
+#include <edgepipe/stages/replay_store.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -1,17 +1,19 @@
 // The shared replay store: one atomic `SET key 1 NX PX ttl` per request on Redis.
 #pragma once
 
-#include <edgepipe/stages/replay.hpp>
+#include <edgepipe/stages/replay_store.hpp>
 #include <edgepipe/stores/redis_connection.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::stores {
 

@@ -7,8 +7,10 @@
 #include <edgepipe/trace/span.hpp>
 #include <edgepipe/trace/trace_context.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::trace {
 

@@ -7,7 +7,9 @@
 #include <edgepipe/status.hpp>
 #include <edgepipe/trace/span.hpp>
 
+#include <cstdint>
 #include <string>
+#include <utility>
 
 namespace edgepipe::trace {
 

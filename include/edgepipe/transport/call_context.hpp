@@ -10,9 +10,11 @@
 #include <google/protobuf/message.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::transport {
 

@@ -32,10 +32,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 
 namespace edgepipe::transport {

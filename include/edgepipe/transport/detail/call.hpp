@@ -24,12 +24,15 @@
 #include <boost/asio/cancellation_signal.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::transport::detail {
 

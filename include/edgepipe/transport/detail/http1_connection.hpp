@@ -35,10 +35,13 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 
 namespace edgepipe::transport::detail {
 

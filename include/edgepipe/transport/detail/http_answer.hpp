@@ -9,6 +9,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
