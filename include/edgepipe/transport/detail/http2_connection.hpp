@@ -410,6 +410,8 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     queued_bytes_ += bytes;
   }
 
+  void pump_ended() { close(); }
+
   // The pump's writer dates DATA leaving: bytes that wait on a window stall from here.
   void data_leaving(std::chrono::steady_clock::time_point started) { stall_since_ = started; }
 

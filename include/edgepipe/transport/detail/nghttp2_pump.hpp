@@ -15,7 +15,7 @@
 // gives the pump to nghttp2 as user data (`open`, then `owner(user)` in callbacks), and
 // provides:
 //   void settle();                                  // its queued session calls
-//   void close();                                   // the connection ends, for any reason
+//   void pump_ended();                              // the socket failed or the session is over
 //   void data_leaving(clock::time_point started);   // a write that carries DATA starts
 #pragma once
 
@@ -127,7 +127,7 @@ class nghttp2_pump {
         std::uint8_t const* data = nullptr;
         auto const n = nghttp2_session_mem_send(session_, &data);
         if (n < 0) {
-          owner_->close();
+          owner_->pump_ended();
           co_return;
         }
         if (n == 0) break;
@@ -136,7 +136,7 @@ class nghttp2_pump {
       if (closed_) break;  // a callback of mem_send may have ended the connection
       if (out.empty()) {
         if (fatal_ || (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_))) {
-          owner_->close();
+          owner_->pump_ended();
           co_return;
         }
         co_await write_signal_.wait();
@@ -150,7 +150,7 @@ class nghttp2_pump {
                                                       boost::asio::as_tuple(boost::asio::use_awaitable));
       writing_ = false;
       if (ec) {
-        owner_->close();
+        owner_->pump_ended();
         co_return;
       }
       last_activity_ = clock::now();
@@ -159,7 +159,7 @@ class nghttp2_pump {
     }
   }
 
-  // Marks the pump closed and closes the stream; the owner's close() calls this.
+  // Marks the pump closed and closes the stream; the owner calls this when it ends.
   void shut() {
     if (closed_) return;
     closed_ = true;
