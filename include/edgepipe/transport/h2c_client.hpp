@@ -217,7 +217,7 @@ class h2c_client : public std::enable_shared_from_this<h2c_client> {
       return {};
     };
     h2c_request const r{path, body, "application/grpc", deadline};
-    status const s = co_await call(r, on_message);
+    status const s = co_await grpc_call(r, on_message);
     if (!s.ok()) co_return s;
     if (!response) co_return h2c_errors::no_message;
     co_return std::move(*response);
@@ -237,7 +237,20 @@ class h2c_client : public std::enable_shared_from_this<h2c_client> {
       return {};
     };
     h2c_request const r{path, body, "application/grpc", deadline};
-    co_return co_await call(r, each);
+    co_return co_await grpc_call(r, each);
+  }
+
+  // A gRPC call whose request body the caller framed: `on_message(std::string_view) ->
+  // status` for each response message (a failure ends the call with it), `on_open()`
+  // once the response headers show an open stream (HTTP 200, not Trailers-Only).
+  // Returns the call's final status.
+  template <class OnMessage, class OnOpen = void (*)()>
+  boost::asio::awaitable<status> grpc_call(h2c_request const& r, OnMessage& on_message, OnOpen on_open = [] {}) {
+    auto self = shared_from_this();
+    awaited<OnMessage, OnOpen> x{resolver_.get_executor(), on_message, on_open, options_.max_message_bytes};
+    if (status s = start(r, x); !s.ok()) co_return s;
+    while (!x.closed) (void)co_await x.done.wait();
+    co_return x.outcome;
   }
 
   // Ends the connection and every exchange (with unavailable · closed).
@@ -249,11 +262,15 @@ class h2c_client : public std::enable_shared_from_this<h2c_client> {
   [[nodiscard]] status why_ended() const noexcept { return why_ended_; }
 
  private:
-  // A gRPC exchange awaited by a coroutine; `on_message(std::string_view) -> status`.
-  template <class OnMessage>
+  // A gRPC exchange awaited by a coroutine.
+  template <class OnMessage, class OnOpen>
   struct awaited final : h2c_exchange {
-    awaited(boost::asio::any_io_executor ex, OnMessage& m, std::size_t max) : response{max}, on_message{m}, done{ex} {}
+    awaited(boost::asio::any_io_executor ex, OnMessage& m, OnOpen& o, std::size_t max)
+        : response{max}, on_message{m}, on_open{o}, done{ex} {}
     void on_header(std::string_view n, std::string_view v, bool trailer) override { response.on_header(n, v, trailer); }
+    void on_head(bool ends_stream) override {
+      if (response.http_status() == 200 && response.grpc_status() < 0 && !ends_stream) on_open();
+    }
     void on_data(std::string_view bytes) override { response.on_data(bytes, on_message); }
     void on_close(status transport) override {
       outcome = response.finish(transport);
@@ -262,19 +279,11 @@ class h2c_client : public std::enable_shared_from_this<h2c_client> {
     }
     detail::grpc_response response;
     OnMessage& on_message;
+    OnOpen& on_open;
     detail::signal done;
     status outcome{};
     bool closed = false;
   };
-
-  template <class OnMessage>
-  boost::asio::awaitable<status> call(h2c_request const& r, OnMessage& on_message) {
-    auto self = shared_from_this();
-    awaited<OnMessage> x{resolver_.get_executor(), on_message, options_.max_message_bytes};
-    if (status s = start(r, x); !s.ok()) co_return s;
-    while (!x.closed) (void)co_await x.done.wait();
-    co_return x.outcome;
-  }
 
   static nghttp2_nv nv(std::string_view name, std::string_view value) {
     return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
