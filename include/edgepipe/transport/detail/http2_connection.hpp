@@ -1,8 +1,9 @@
 // An h2c (prior knowledge) server connection: nghttp2 does the framing, Asio the I/O.
 //
 // It runs on the nghttp2 pump (nghttp2_pump.hpp): callbacks only record and notify.
-// A request's headers start its call from a callback, but whatever the call or its
-// handler then does to the stream (response headers, body, window for consumed request
+// A request's headers start its call from a callback (dispatch makes no session call,
+// and the request's DATA in the same read must find the call), but whatever the call or
+// its handler then does to the stream (response headers, body, window for consumed request
 // bytes) goes through the stream's sink, which only queues and marks the stream; the
 // pump's settle step makes the session calls, outside the callbacks. Handlers run as
 // their own coroutines.
