@@ -19,25 +19,20 @@
 #include "../../reference/common/signed_requests.hpp"
 
 #include <edgepipe/protocol/frame.hpp>
+#include <edgepipe/transport/h2c_client.hpp>
 
-#include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -139,171 +134,94 @@ std::string run_prefix() {
   return "load-" + id + "-";
 }
 
-// --- the h2c client ------------------------------------------------------------------------
+// --- calls on the library's h2c client -------------------------------------------------------
 
-struct stream_state {
+using edgepipe::transport::h2c_client;
+
+struct driver;
+
+// One call in flight: a slot of a connection, reused call after call (no allocation per call).
+struct stream_state final : edgepipe::transport::h2c_exchange {
+  driver* owner = nullptr;
+  std::size_t connection = 0;
+  std::size_t subscriber = 0;
   clock_type::time_point started;
-  std::string const* body = nullptr;
-  std::size_t offset = 0;
   int http_status = 0;
   int grpc_status = -1;
   std::string error_body;  // Connect errors: {"code": ...}
-  edgepipe::protocol::frame_decoder frames{{edgepipe::protocol::flag_compressed | edgepipe::protocol::flag_end_stream,
-                                            edgepipe::protocol::default_max_message_size, false}};
+  edgepipe::protocol::frame_decoder frames;
   std::size_t messages = 0;
-  std::size_t subscriber = 0;
+
+  void reset() {
+    http_status = 0;
+    grpc_status = -1;
+    error_body.clear();
+    frames = edgepipe::protocol::frame_decoder{{edgepipe::protocol::flag_compressed | edgepipe::protocol::flag_end_stream,
+                                                edgepipe::protocol::default_max_message_size, false}};
+    messages = 0;
+    started = clock_type::now();
+  }
+  void on_header(std::string_view n, std::string_view v, bool) override;
+  void on_data(std::string_view bytes) override;
+  void on_close(edgepipe::status transport) override;
 };
 
-// What one connection needs from its driver.
+// What the calls need from their driver.
 struct driver {
   virtual ~driver() = default;
-  virtual void finished(stream_state& s, std::uint32_t error_code) = 0;
+  virtual void finished(stream_state& s, edgepipe::status transport) = 0;
   virtual void message(stream_state&) {}
 };
 
-class h2_connection {
- public:
-  h2_connection(asio::io_context& io, asio::ip::tcp::endpoint ep, driver& d) : socket_{io}, driver_{&d} {
-    socket_.connect(ep);
-    socket_.set_option(asio::ip::tcp::no_delay(true));
-    nghttp2_session_callbacks* cb = nullptr;
-    nghttp2_session_callbacks_new(&cb);
-    nghttp2_session_callbacks_set_on_header_callback(cb, &on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cb, &on_close);
-    nghttp2_session_client_new(&session_, cb, this);
-    nghttp2_session_callbacks_del(cb);
-    nghttp2_settings_entry const settings[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 1);
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
-  }
-  ~h2_connection() { nghttp2_session_del(session_); }
-
-  void submit(std::vector<nghttp2_nv> const& headers, std::unique_ptr<stream_state> s) {
-    nghttp2_data_provider provider{};
-    provider.source.ptr = s.get();
-    provider.read_callback = &read_body;
-    s->started = clock_type::now();
-    auto* raw = s.get();
-    std::int32_t const id = nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), &provider, raw);
-    if (id < 0) die("cannot submit a request");
-    streams_[id] = std::move(s);
-  }
-
-  [[nodiscard]] std::size_t in_flight() const { return streams_.size(); }
-
-  asio::awaitable<void> run() {
-    std::string out;
-    asio::co_spawn(socket_.get_executor(), read_loop(), asio::detached);
-    while (!closed_) {
-      out.clear();
-      for (;;) {
-        std::uint8_t const* data = nullptr;
-        auto n = nghttp2_session_mem_send(session_, &data);
-        if (n <= 0) break;
-        out.append(reinterpret_cast<char const*>(data), static_cast<std::size_t>(n));
-      }
-      if (!out.empty()) {
-        auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
-        if (ec) break;
-        continue;
-      }
-      wake_.expires_at(asio::steady_timer::time_point::max());
-      (void)co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  }
-
-  void notify() { wake_.cancel(); }
-  void close() {
-    closed_ = true;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    wake_.cancel();
-  }
-
- private:
-  asio::awaitable<void> read_loop() {
-    std::array<char, 65536> buffer;
-    while (!closed_) {
-      auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), asio::as_tuple(asio::use_awaitable));
-      if (ec) break;
-      if (nghttp2_session_mem_recv(session_, reinterpret_cast<std::uint8_t const*>(buffer.data()), n) < 0) break;
-      wake_.cancel();
-    }
-    closed_ = true;
-    wake_.cancel();
-  }
-
-  static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
-                           nghttp2_data_source* source, void*) {
-    auto& s = *static_cast<stream_state*>(source->ptr);
-    std::size_t const n = std::min(length, s.body->size() - s.offset);
-    std::memcpy(buf, s.body->data() + s.offset, n);
-    s.offset += n;
-    if (s.offset == s.body->size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return static_cast<ssize_t>(n);
-  }
-
-  static int on_header(nghttp2_session* session, nghttp2_frame const* frame, std::uint8_t const* name, std::size_t namelen,
-                       std::uint8_t const* value, std::size_t valuelen, std::uint8_t, void*) {
-    auto* s = static_cast<stream_state*>(nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-    if (s == nullptr) return 0;
-    std::string_view const n{reinterpret_cast<char const*>(name), namelen};
-    std::string_view const v{reinterpret_cast<char const*>(value), valuelen};
-    if (n == ":status") s->http_status = std::atoi(std::string{v}.c_str());
-    else if (n == "grpc-status") s->grpc_status = std::atoi(std::string{v}.c_str());
-    return 0;
-  }
-
-  static int on_data(nghttp2_session* session, std::uint8_t, std::int32_t id, std::uint8_t const* data, std::size_t len,
-                     void* user) {
-    auto& self = *static_cast<h2_connection*>(user);
-    nghttp2_session_consume(session, id, len);
-    auto* s = static_cast<stream_state*>(nghttp2_session_get_stream_user_data(session, id));
-    if (s == nullptr) return 0;
-    std::string_view const bytes{reinterpret_cast<char const*>(data), len};
-    if (s->http_status != 200) {
-      if (s->error_body.size() < 4096) s->error_body.append(bytes);
-      return 0;
-    }
-    (void)s->frames.feed(bytes, [&](edgepipe::protocol::frame_view) {
-      ++s->messages;
-      self.driver_->message(*s);
-      return edgepipe::status{};
-    });
-    return 0;
-  }
-
-  static int on_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code, void* user) {
-    auto& self = *static_cast<h2_connection*>(user);
-    auto it = self.streams_.find(id);
-    if (it == self.streams_.end()) return 0;
-    auto s = std::move(it->second);
-    self.streams_.erase(it);
-    self.driver_->finished(*s, error_code);
-    return 0;
-  }
-
-  asio::ip::tcp::socket socket_;
-  asio::steady_timer wake_{socket_.get_executor()};
-  nghttp2_session* session_ = nullptr;
-  driver* driver_;
-  std::map<std::int32_t, std::unique_ptr<stream_state>> streams_;
-  bool closed_ = false;
-};
-
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+int number(std::string_view v) {
+  int n = 0;
+  for (char c : v) n = c >= '0' && c <= '9' ? n * 10 + (c - '0') : n;
+  return n;
 }
 
-asio::ip::tcp::endpoint resolve(std::string const& host_port) {
+void stream_state::on_header(std::string_view n, std::string_view v, bool) {
+  if (n == ":status") http_status = number(v);
+  else if (n == "grpc-status") grpc_status = number(v);
+}
+
+void stream_state::on_data(std::string_view bytes) {
+  if (http_status != 200) {
+    if (error_body.size() < 4096) error_body.append(bytes);
+    return;
+  }
+  (void)frames.feed(bytes, [&](edgepipe::protocol::frame_view) {
+    ++messages;
+    owner->message(*this);
+    return edgepipe::status{};
+  });
+}
+
+void stream_state::on_close(edgepipe::status transport) { owner->finished(*this, transport); }
+
+// Opens `count` connections to `ep` and waits until each has the server's SETTINGS.
+std::vector<std::shared_ptr<h2c_client>> connect_all(asio::io_context& io, ref::http_endpoint const& ep, std::size_t count) {
+  std::vector<std::shared_ptr<h2c_client>> out;
+  for (std::size_t i = 0; i < count; ++i) out.push_back(std::make_shared<h2c_client>(io.get_executor(), ep.host, ep.port));
+  std::size_t done = 0;
+  for (auto& c : out)
+    asio::co_spawn(io, c->connect(), [&](std::exception_ptr, edgepipe::status s) {
+      if (!s.ok()) die("cannot connect to --edge: " + std::string{s.reason()});
+      ++done;
+    });
+  while (done < out.size()) io.run_one();
+  return out;
+}
+
+ref::http_endpoint edge_endpoint(std::string const& host_port) {
   auto ep = ref::parse_host_port(host_port);
   if (!ep) die("--edge: expected host:port");
-  asio::io_context io;
-  asio::ip::tcp::resolver r{io};
-  return *r.resolve(ep->host, std::to_string(ep->port)).begin();
+  return *ep;
+}
+
+// The outcome of a call that did not end with the server's trailers.
+std::string transport_outcome(edgepipe::status s) {
+  if (s.reason() == "stream_reset" || s.reason() == "refused_stream") return "stream_reset";
+  return std::string{s.reason()};
 }
 
 std::string connect_code(std::string const& body) {
@@ -372,17 +290,22 @@ class calls_driver final : public driver {
     double const signing_s = std::chrono::duration<double>(clock_type::now() - t0).count();
     latencies_us_.reserve(count);
 
-    auto const ep = resolve(o_.edge);
-    for (int c = 0; c < o_.connections; ++c) conns_.push_back(std::make_unique<h2_connection>(io_, ep, *this));
+    conns_ = connect_all(io_, edge_endpoint(o_.edge), static_cast<std::size_t>(o_.connections));
+    busy_.assign(conns_.size(), 0);
+    std::size_t const slots = conns_.size() * static_cast<std::size_t>(o_.streams);
+    slots_ = std::make_unique<stream_state[]>(slots);
+    for (std::size_t i = 0; i < slots; ++i) {
+      slots_[i].owner = this;
+      free_.push_back(&slots_[i]);
+    }
     started_ = clock_type::now();
     deadline_ = o_.requests > 0 ? clock_type::time_point::max()
                                 : started_ + std::chrono::microseconds{static_cast<long>(o_.duration * 1e6)};
-    for (auto& c : conns_) asio::co_spawn(io_, c->run(), asio::detached);
     if (o_.rate > 0) {
       asio::co_spawn(io_, pace(), asio::detached);
     } else {
-      for (auto& c : conns_)
-        for (int s = 0; s < o_.streams; ++s) submit(*c);
+      for (std::size_t c = 0; c < conns_.size(); ++c)
+        for (int s = 0; s < o_.streams; ++s) submit(c);
     }
     io_.run();
     double const elapsed = std::chrono::duration<double>(ended_ - started_).count();
@@ -410,31 +333,32 @@ class calls_driver final : public driver {
     return 0;
   }
 
-  void finished(stream_state& s, std::uint32_t error_code) override {
+  void finished(stream_state& s, edgepipe::status transport) override {
     auto const now = clock_type::now();
     latencies_us_.push_back(static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(now - s.started).count() / 1000));
     ++completed_;
+    busy_[s.connection] -= 1;
+    free_.push_back(&s);
     std::string outcome;
-    if (error_code != NGHTTP2_NO_ERROR) outcome = "stream_reset";
+    if (!transport.ok()) outcome = transport_outcome(transport);
     else if (o_.protocol == "grpc") outcome = grpc_code_name(s.grpc_status);
     else outcome = s.http_status == 200 ? "ok" : connect_code(s.error_body);
     ++outcomes_[outcome];
-    h2_connection* owner = owner_of_.at(&s);
-    owner_of_.erase(&s);
+    if (stopping_) return;
     if (o_.rate > 0) {
       if (pacing_done_ && in_flight() == 0) stop(now);
     } else if (now < deadline_ && next_ < bodies_.size()) {
-      submit(*owner);
+      submit(s.connection);
     } else if (in_flight() == 0) {
-      ended_ = now;
-      for (auto& c : conns_) c->close();
+      stop(now);
     }
   }
 
  private:
   void stop(clock_type::time_point now) {
     ended_ = now;
+    stopping_ = true;
     for (auto& c : conns_) c->close();
   }
 
@@ -448,7 +372,7 @@ class calls_driver final : public driver {
     while (clock_type::now() < deadline_ && next_ < bodies_.size()) {
       due += o_.rate / 1000.0;
       while (due >= 1 && in_flight() < cap && next_ < bodies_.size()) {
-        submit(*conns_[turn++ % conns_.size()]);
+        submit(turn++ % conns_.size());
         due -= 1;
       }
       if (due > 1) due = 1;  // over the cap: shed, do not burst later
@@ -461,34 +385,41 @@ class calls_driver final : public driver {
 
   std::size_t in_flight() const {
     std::size_t n = 0;
-    for (auto const& c : conns_) n += c->in_flight();
+    for (auto b : busy_) n += b;
     return n;
   }
 
-  void submit(h2_connection& c) {
-    if (next_ >= bodies_.size()) return;
-    auto s = std::make_unique<stream_state>();
-    s->body = &bodies_[next_++];
-    owner_of_[s.get()] = &c;
-    std::vector<nghttp2_nv> const headers{nv(":method", "POST"),           nv(":scheme", "http"),
-                                          nv(":authority", o_.edge),       nv(":path", path_),
-                                          nv("content-type", content_type_), nv("te", "trailers"),
-                                          nv("connect-protocol-version", "1")};
-    c.submit(headers, std::move(s));
-    c.notify();
+  void submit(std::size_t connection) {
+    if (next_ >= bodies_.size() || free_.empty()) return;
+    stream_state& s = *free_.back();
+    free_.pop_back();
+    s.connection = connection;
+    s.reset();
+    edgepipe::transport::h2c_request const r{path_, bodies_[next_++], content_type_, clock_type::time_point::max(), extra_};
+    if (edgepipe::status st = conns_[connection]->start(r, s); !st.ok()) {
+      free_.push_back(&s);
+      ++completed_;
+      ++outcomes_[transport_outcome(st)];
+      return;
+    }
+    busy_[connection] += 1;
   }
 
   options const& o_;
   asio::io_context& io_;
   std::string path_, content_type_;
   std::vector<std::string> bodies_;
-  std::vector<std::unique_ptr<h2_connection>> conns_;
-  std::map<stream_state const*, h2_connection*> owner_of_;
+  std::vector<std::shared_ptr<h2c_client>> conns_;
+  std::unique_ptr<stream_state[]> slots_;
+  std::vector<stream_state*> free_;
+  std::vector<std::size_t> busy_;  // calls in flight, by connection
+  edgepipe::transport::h2c_header const extra_[1] = {{"connect-protocol-version", "1"}};
   std::size_t next_ = 0, completed_ = 0;
   std::vector<std::uint32_t> latencies_us_;
   std::map<std::string, std::size_t> outcomes_;
   clock_type::time_point started_, ended_, deadline_;
   bool pacing_done_ = false;
+  bool stopping_ = false;
 };
 
 // --- fan-out -------------------------------------------------------------------------------
@@ -512,24 +443,23 @@ class fanout_driver final : public driver {
     seen_.assign(n, 0);
     arrival_us_.assign(n, 0);
     long const rss_before = resident_kib(o_.rss_pid);
-    auto const ep = resolve(o_.edge);
     std::size_t const per_connection = 90;  // under the server's 100 concurrent streams
     std::size_t const connections = (n + per_connection - 1) / per_connection;
-    for (std::size_t c = 0; c < connections; ++c) conns_.push_back(std::make_unique<h2_connection>(io_, ep, *this));
-    for (auto& c : conns_) asio::co_spawn(io_, c->run(), asio::detached);
+    conns_ = connect_all(io_, edge_endpoint(o_.edge), connections);
+    subs_ = std::make_unique<stream_state[]>(n);
     auto const t0 = clock_type::now();
     // In waves of --open-batch, as clients arrive, not all in one instant: a burst of
     // thousands of simultaneous subscriptions measures the burst, not what they hold.
     for (std::size_t i = 0; i < n; ++i) {
-      auto& c = *conns_[i / per_connection];
-      auto s = std::make_unique<stream_state>();
-      s->body = &bodies_[i];
-      s->subscriber = i;
-      std::vector<nghttp2_nv> const headers{nv(":method", "POST"), nv(":scheme", "http"), nv(":authority", o_.edge),
-                                            nv(":path", "/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents"),
-                                            nv("content-type", "application/grpc"), nv("te", "trailers")};
-      c.submit(headers, std::move(s));
-      c.notify();
+      auto& s = subs_[i];
+      s.owner = this;
+      s.subscriber = i;
+      s.reset();
+      edgepipe::transport::h2c_request const r{"/edgepipe.gateway.v1.EdgeGateway/SubscribeEvents", bodies_[i]};
+      if (edgepipe::status st = conns_[i / per_connection]->start(r, s); !st.ok()) {
+        ++ended_;
+        ++ended_by_[transport_outcome(st)];
+      }
       if ((i + 1) % static_cast<std::size_t>(o_.open_batch) == 0 || i + 1 == n) {
         std::size_t const target = i + 1;
         wait_until([&] { return ready_ + ended_ >= target; }, std::chrono::seconds{60});
@@ -561,6 +491,7 @@ class fanout_driver final : public driver {
                         {"p99_ms", percentile(sorted, 0.99)},
                         {"last_ms", sorted.empty() ? 0.0 : sorted.back() / 1000.0}});
     }
+    closing_ = true;  // what closing ends did not end early
     for (auto& c : conns_) c->close();
     io_.run_for(std::chrono::milliseconds{200});
     json out{{"mode", "fanout"}, {"subscriptions", ready_}, {"open_seconds", open_s}, {"events", rounds},
@@ -586,9 +517,10 @@ class fanout_driver final : public driver {
       ++reached_;
     }
   }
-  void finished(stream_state& s, std::uint32_t error_code) override {
+  void finished(stream_state& s, edgepipe::status transport) override {
+    if (closing_) return;
     ++ended_;
-    ++ended_by_[error_code != NGHTTP2_NO_ERROR ? std::string{"stream_reset"} : grpc_code_name(s.grpc_status)];
+    ++ended_by_[!transport.ok() ? transport_outcome(transport) : grpc_code_name(s.grpc_status)];
   }
 
  private:
@@ -605,12 +537,14 @@ class fanout_driver final : public driver {
   options const& o_;
   asio::io_context& io_;
   std::vector<std::string> bodies_;
-  std::vector<std::unique_ptr<h2_connection>> conns_;
+  std::vector<std::shared_ptr<h2c_client>> conns_;
+  std::unique_ptr<stream_state[]> subs_;
   std::vector<int> seen_;
   std::vector<std::uint32_t> arrival_us_;
   std::size_t ready_ = 0, ended_ = 0, reached_ = 0;
   std::map<std::string, std::size_t> ended_by_;
   int round_ = 0;
+  bool closing_ = false;
   clock_type::time_point push_started_;
 };
 

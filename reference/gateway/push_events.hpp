@@ -23,14 +23,21 @@ class push_event_decoder {
   template <class OnEvent>
   status feed(std::string_view bytes, OnEvent&& on_event) {
     return frames_.feed(bytes, [&](protocol::frame_view f) {
-      edgepipe::push::v1::PushEvent event;
-      if ((f.flags & protocol::flag_compressed) != 0 || !event.ParseFromArray(f.message.data(), static_cast<int>(f.message.size()))) {
-        ++skipped_;
-        return status{};
-      }
-      on_event(static_cast<edgepipe::push::v1::PushEvent const&>(event));
+      if ((f.flags & protocol::flag_compressed) != 0) ++skipped_;
+      else message(f.message, on_event);
       return status{};
     });
+  }
+
+  // One message, already out of its frame (the h2c client unframes the stream).
+  template <class OnEvent>
+  void message(std::string_view bytes, OnEvent&& on_event) {
+    edgepipe::push::v1::PushEvent event;
+    if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      ++skipped_;
+      return;
+    }
+    on_event(static_cast<edgepipe::push::v1::PushEvent const&>(event));
   }
 
   // Messages that were not PushEvents (we never ask for compression, so a compressed

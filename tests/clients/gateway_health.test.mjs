@@ -13,6 +13,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import {
   EdgeGateway,
   cleanup,
+  readyz,
+  readyzUntil,
   registerDevice,
   signedRequest,
   startBackend,
@@ -22,22 +24,6 @@ import {
 } from "./gateway_support.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function readyz(g) {
-  const res = await fetch(`${g.public}/readyz`);
-  return { status: res.status, body: await res.json() };
-}
-
-// Polls /readyz until it answers `status` or `ms` pass; returns the last answer.
-async function readyzUntil(g, status, ms) {
-  const deadline = Date.now() + ms;
-  let last = await readyz(g);
-  while (last.status !== status && Date.now() < deadline) {
-    await sleep(100);
-    last = await readyz(g);
-  }
-  return last;
-}
 
 async function until(condition, ms) {
   const deadline = Date.now() + ms;

@@ -163,3 +163,20 @@ export const callError = (p) => p.then(() => assert.fail("expected an error"), (
 
 // --- the shared world ---------------------------------------------------------------
 
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function readyz(g) {
+  const res = await fetch(`${g.public}/readyz`);
+  return { status: res.status, body: await res.json() };
+}
+
+// Polls /readyz until it answers `status` or `ms` pass; returns the last answer.
+export async function readyzUntil(g, status, ms) {
+  const deadline = Date.now() + ms;
+  let last = await readyz(g);
+  while (last.status !== status && Date.now() < deadline) {
+    await pause(100);
+    last = await readyz(g);
+  }
+  return last;
+}

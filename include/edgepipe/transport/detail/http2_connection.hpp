@@ -1,10 +1,12 @@
 // An h2c (prior knowledge) server connection: nghttp2 does the framing, Asio the I/O.
 //
-// The pump: the reader feeds socket bytes to nghttp2_session_mem_recv; the one writer
-// drains nghttp2_session_mem_send into a buffer and writes it, one write at a time.
-// nghttp2 callbacks only record and notify; handlers run as their own coroutines and
-// talk to a stream through its sink, which queues bytes and wakes the writer, so the
-// session is never re-entered from inside its own callbacks.
+// It runs on the nghttp2 pump (nghttp2_pump.hpp): callbacks only record and notify.
+// A request's headers start its call from a callback (dispatch makes no session call,
+// and the request's DATA in the same read must find the call), but whatever the call or
+// its handler then does to the stream (response headers, body, window for consumed request
+// bytes) goes through the stream's sink, which only queues and marks the stream; the
+// pump's settle step makes the session calls, outside the callbacks. Handlers run as
+// their own coroutines.
 //
 // Gaps in Debian 12's nghttp2 1.52 that this closes: the advertised header list size is
 // enforced here (bytes and field count); the stream-reset rate limit and CONTINUATION
@@ -22,6 +24,7 @@
 #include <edgepipe/protocol/metadata.hpp>
 #include <edgepipe/transport/detail/call.hpp>
 #include <edgepipe/transport/detail/dispatch.hpp>
+#include <edgepipe/transport/detail/nghttp2_pump.hpp>
 #include <edgepipe/transport/detail/signal.hpp>
 #include <edgepipe/transport/detail/stream_ops.hpp>
 
@@ -56,66 +59,60 @@ template <class Stream>
 class basic_http2_connection : public std::enable_shared_from_this<basic_http2_connection<Stream>> {
  public:
   basic_http2_connection(Stream socket, std::shared_ptr<server_state const> server)
-      : socket_{std::move(socket)},
+      : pump_{std::move(socket), *this},
         server_{std::move(server)},
-        write_signal_{socket_.get_executor()},
-        watchdog_{socket_.get_executor()},
-        peer_{peer_address(socket_)} {}
+        watchdog_{pump_.stream().get_executor()},
+        peer_{peer_address(pump_.stream())} {}
 
   basic_http2_connection(basic_http2_connection const&) = delete;
   basic_http2_connection& operator=(basic_http2_connection const&) = delete;
-
-  ~basic_http2_connection() {
-    if (session_ != nullptr) nghttp2_session_del(session_);
-  }
 
   // Serves the connection; `already_read` holds the bytes read while telling HTTP/2 apart.
   boost::asio::awaitable<void> run(std::string already_read) {
     auto self = this->shared_from_this();
     if (!create_session()) co_return;
-    last_activity_ = started_ = std::chrono::steady_clock::now();
-    boost::asio::co_spawn(socket_.get_executor(), write_loop(), boost::asio::detached);
-    boost::asio::co_spawn(socket_.get_executor(), watch(), boost::asio::detached);
-    if (!receive(already_read)) co_return close();
-    std::array<char, 16384> buffer;
-    while (!closed_) {
-      auto [ec, n] = co_await socket_.async_read_some(boost::asio::buffer(buffer),
-                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
-      if (ec) break;
-      last_activity_ = std::chrono::steady_clock::now();
-      if (!receive(std::string_view{buffer.data(), n})) break;
-    }
+    started_ = std::chrono::steady_clock::now();
+    pump_.set_last_activity(started_);
+    auto ex = pump_.stream().get_executor();
+    boost::asio::co_spawn(ex, pump_.write_loop(), boost::asio::detached);
+    boost::asio::co_spawn(ex, watch(), boost::asio::detached);
+    if (!pump_.receive(already_read)) co_return close();
+    co_await pump_.read_loop();
     close();
   }
 
   // Graceful shutdown: GOAWAY; calls in flight may finish; nothing new is accepted.
   void shutdown() {
-    if (closed_ || session_ == nullptr) return;
-    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+    auto* session = pump_.session();
+    if (pump_.closed() || session == nullptr) return;
+    nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session),
                           NGHTTP2_NO_ERROR, nullptr, 0);
     going_away_ = true;
-    write_signal_.notify();
+    pump_.notify();
   }
 
   // Ends what is still running with `s` (a drain that timed out) and closes.
   void abort_calls(status s) {
     for (auto& [id, st] : streams_)
       if (st->rpc) st->rpc->finish(s);
-    write_signal_.notify();
+    pump_.notify();
   }
 
   [[nodiscard]] bool idle() const noexcept { return streams_.empty(); }
 
  private:
+  using pump_type = nghttp2_pump<Stream, basic_http2_connection>;
+  friend pump_type;
+
+  // The sink only queues and marks the stream; settle() makes the session calls.
   struct stream final : sink {
     basic_http2_connection* conn;
     std::int32_t id;
-    std::string method, path, authority;
+    std::string method, path;
     protocol::metadata headers;
     std::size_t header_bytes = 0;
     bool request_ended = false;
     std::shared_ptr<call> rpc;
-    procedure const* proc = nullptr;
     // response
     std::string out;
     std::size_t out_offset = 0;
@@ -123,14 +120,24 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     bool deferred = false;
     bool has_trailers = false;
     protocol::metadata trailers;
+    // queued for settle()
+    bool marked = false;
+    bool head_pending = false;
+    bool head_ends_stream = false;
+    int head_status = 0;
+    protocol::metadata head;
 
     void start_response(int http_status, protocol::metadata h, bool end_stream) override {
-      conn->submit_response(*this, http_status, std::move(h), end_stream);
+      head_pending = true;
+      head_status = http_status;
+      head = std::move(h);
+      head_ends_stream = end_stream;
+      conn->mark(*this);
     }
     void append_body(std::string_view bytes) override {
       out.append(bytes);
       conn->add_queued(bytes.size());
-      conn->resume(*this);
+      conn->mark(*this);
     }
     void end_response(protocol::metadata const* t) override {
       out_end = true;
@@ -138,13 +145,10 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         has_trailers = true;
         trailers = *t;
       }
-      conn->resume(*this);
+      conn->mark(*this);
     }
     [[nodiscard]] std::size_t queued() const override { return out.size() - out_offset; }
-    void consumed(std::size_t bytes) override {
-      if (conn->session_ != nullptr) nghttp2_session_consume(conn->session_, id, bytes);
-      conn->write_signal_.notify();
-    }
+    void consumed(std::size_t bytes) override { conn->pump_.consume(id, bytes); }
   };
 
   bool create_session() {
@@ -153,7 +157,6 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, &on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &on_frame_recv);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cb, &on_frame_send);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, &on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, &on_invalid_frame);
@@ -164,10 +167,11 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
     nghttp2_option_set_max_continuations(opt, 8);
-    int const rv = nghttp2_session_server_new2(&session_, cb, this, opt);
+    bool const opened = pump_.open(cb, opt, true);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
-    if (rv != 0) return false;
+    if (!opened) return false;
+    auto* session = pump_.session();
     auto const& o = server_->options;
     glitch_tokens_ = static_cast<double>(o.glitch_burst);
     nghttp2_settings_entry const settings[] = {
@@ -175,27 +179,39 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(o.max_header_list_bytes)},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
     };
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
     // A larger connection window, so one slow stream does not stall the others.
-    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+    nghttp2_session_set_local_window_size(session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
     return true;
   }
 
-  // Feeds bytes to nghttp2; false when the connection must end.
-  bool receive(std::string_view bytes) {
-    if (bytes.empty()) return true;
-    auto const rv = nghttp2_session_mem_recv(session_, reinterpret_cast<std::uint8_t const*>(bytes.data()), bytes.size());
-    if (rv < 0) {
-      // nghttp2 1.52 does not always queue a GOAWAY on fatal errors: ask for one, send what
-      // can be sent, and close.
-      nghttp2_session_terminate_session(session_, rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                                             : NGHTTP2_PROTOCOL_ERROR);
-      fatal_ = true;
-      write_signal_.notify();
-      return false;
+  // --- settle: the session calls callbacks and handlers queued --------------------------
+
+  void mark(stream& s) {
+    if (!s.marked) {
+      s.marked = true;
+      marked_.push_back(s.id);
     }
-    write_signal_.notify();
-    return !fatal_;
+    pump_.notify();
+  }
+
+  // Called by the pump outside nghttp2's callbacks.
+  void settle() {
+    if (glitches_exceeded_) pump_.terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+    for (std::size_t i = 0; i < marked_.size(); ++i) {  // a submission may mark no other stream
+      auto it = streams_.find(marked_[i]);
+      if (it == streams_.end()) continue;  // reset meanwhile
+      stream& s = *it->second;
+      s.marked = false;
+      if (s.head_pending) {
+        s.head_pending = false;
+        submit_response(s, s.head_status, std::move(s.head), s.head_ends_stream);
+      } else if (s.deferred) {
+        s.deferred = false;
+        nghttp2_session_resume_data(pump_.session(), s.id);
+      }
+    }
+    marked_.clear();
   }
 
   // --- glitches ------------------------------------------------------------------------
@@ -207,20 +223,17 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     auto const& o = server_->options;
     glitch_tokens_ = std::min<double>(static_cast<double>(o.glitch_burst), glitch_tokens_ + elapsed * o.glitches_per_second);
     glitch_tokens_ -= 1;
-    if (glitch_tokens_ < 0 && !fatal_) {
-      nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
-      fatal_ = true;
-    }
+    if (glitch_tokens_ < 0) glitches_exceeded_ = true;  // GOAWAY(ENHANCE_YOUR_CALM) at settle
   }
 
   // --- nghttp2 callbacks: record and notify, never block or re-enter ---------------------
 
-  static basic_http2_connection& self(void* user) { return *static_cast<basic_http2_connection*>(user); }
+  static basic_http2_connection& self(void* user) { return pump_type::owner(user); }
 
   static int on_begin_headers(nghttp2_session*, nghttp2_frame const* frame, void* user) {
     auto& c = self(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    if (c.going_away_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (c.going_away_ || c.glitches_exceeded_) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     auto s = std::make_unique<stream>();
     s->conn = &c;
     s->id = frame->hd.stream_id;
@@ -243,7 +256,6 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     std::string_view const v{reinterpret_cast<char const*>(value), valuelen};
     if (n == ":method") s.method = v;
     else if (n == ":path") s.path = v;
-    else if (n == ":authority") s.authority = v;
     else if (!n.starts_with(':')) s.headers.emplace_back(std::string{n}, std::string{v});
     return 0;
   }
@@ -252,7 +264,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     auto& c = self(user);
     switch (frame->hd.type) {
       case NGHTTP2_PING:
-        if (frame->hd.flags & NGHTTP2_FLAG_ACK) c.ping_awaited_ = false;  // the answer to ours
+        if (frame->hd.flags & NGHTTP2_FLAG_ACK) c.pump_.ping_acked();  // the answer to ours
         else c.glitch();
         return 0;
       case NGHTTP2_SETTINGS:
@@ -279,24 +291,16 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     return 0;
   }
 
-  static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream_id, std::uint8_t const* data,
+  static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, std::uint8_t const* data,
                            std::size_t len, void* user) {
     auto& c = self(user);
     auto it = c.streams_.find(stream_id);
     if (it == c.streams_.end() || !it->second->rpc || it->second->rpc->finished()) {
-      nghttp2_session_consume(session, stream_id, len);  // discarded: keep the window open
+      c.pump_.consume(stream_id, len);  // discarded: keep the window open
       return 0;
     }
     status s = it->second->rpc->feed_body(std::string_view{reinterpret_cast<char const*>(data), len});
     if (!s.ok()) it->second->rpc->finish(s);
-    return 0;
-  }
-
-  // Marks what went out, for the writer to date once it is on the socket.
-  static int on_frame_send(nghttp2_session*, nghttp2_frame const* frame, void* user) {
-    auto& c = self(user);
-    if (frame->hd.type == NGHTTP2_DATA) c.data_serialized_ = true;
-    else if (frame->hd.type == NGHTTP2_PING && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) c.ping_serialized_ = true;
     return 0;
   }
 
@@ -336,6 +340,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         std::vector<nghttp2_nv> nva;
         append_nv(nva, s.trailers);
+        // nghttp2 documents nghttp2_submit_trailer as callable inside this callback.
         nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size());
       }
     } else if (n == 0) {
@@ -362,14 +367,14 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
 
   void start_call(stream& s) {
     request_head head{std::move(s.method), std::move(s.path), std::move(s.headers), peer_, false};
-    auto d = dispatch(*server_, std::move(head), socket_.get_executor());
+    auto d = dispatch(*server_, std::move(head), pump_.stream().get_executor());
     if (auto* now = std::get_if<immediate_response>(&d)) {
       protocol::metadata h = std::move(now->headers);
       s.out = std::move(now->body);
       s.out_end = true;
       add_queued(s.out.size());
       if (!s.out.empty()) h.emplace_back("content-length", std::to_string(s.out.size()));
-      submit_response(s, now->status, std::move(h), s.out.empty());
+      s.start_response(now->status, std::move(h), s.out.empty());
       return;
     }
     auto& [rpc, proc] = std::get<1>(d);
@@ -380,13 +385,12 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       proc = nullptr;
     }
     s.rpc = rpc;
-    s.proc = proc;
     rpc->attach(&s);
-    if (proc != nullptr) spawn_handler(socket_.get_executor(), rpc, *proc);
+    if (proc != nullptr) spawn_handler(pump_.stream().get_executor(), rpc, *proc);
   }
 
   void submit_response(stream& s, int http_status, protocol::metadata headers, bool end_stream) {
-    if (session_ == nullptr || closed_) return;
+    if (pump_.session() == nullptr || pump_.closed()) return;
     std::string const status_text = std::to_string(http_status);
     std::vector<nghttp2_nv> nva;
     nva.reserve(headers.size() + 1);
@@ -395,8 +399,7 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     nghttp2_data_provider provider{};
     provider.source.ptr = &s;
     provider.read_callback = &read_body;
-    nghttp2_submit_response(session_, s.id, nva.data(), nva.size(), end_stream ? nullptr : &provider);
-    write_signal_.notify();
+    nghttp2_submit_response(pump_.session(), s.id, nva.data(), nva.size(), end_stream ? nullptr : &provider);
   }
 
   // Response bytes were queued on some stream.
@@ -411,54 +414,10 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     queued_bytes_ += bytes;
   }
 
-  void resume(stream& s) {
-    if (s.deferred && session_ != nullptr) {
-      s.deferred = false;
-      nghttp2_session_resume_data(session_, s.id);
-    }
-    write_signal_.notify();
-  }
+  void pump_ended() { close(); }
 
-  // --- the one writer ------------------------------------------------------------------
-
-  boost::asio::awaitable<void> write_loop() {
-    auto self = this->shared_from_this();
-    std::string out;
-    while (!closed_) {
-      while (out.size() < 65536) {
-        std::uint8_t const* data = nullptr;
-        auto const n = nghttp2_session_mem_send(session_, &data);
-        if (n < 0) {
-          close();
-          co_return;
-        }
-        if (n == 0) break;
-        out.append(reinterpret_cast<char const*>(data), static_cast<std::size_t>(n));
-      }
-      if (out.empty()) {
-        if (fatal_ || (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_))) {
-          close();
-          co_return;
-        }
-        co_await write_signal_.wait();
-        continue;
-      }
-      write_started_ = std::chrono::steady_clock::now();
-      if (std::exchange(data_serialized_, false)) stall_since_ = write_started_;  // DATA could leave
-      bool const ping_in_write = std::exchange(ping_serialized_, false);
-      writing_ = true;
-      auto [ec, n] = co_await boost::asio::async_write(socket_, boost::asio::buffer(out),
-                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
-      writing_ = false;
-      if (ec) {
-        close();
-        co_return;
-      }
-      last_activity_ = std::chrono::steady_clock::now();
-      if (ping_in_write) ping_written_at_ = last_activity_;  // the ACK clock starts once it is out
-      out.clear();
-    }
-  }
+  // The pump's writer dates DATA leaving: bytes that wait on a window stall from here.
+  void data_leaving(std::chrono::steady_clock::time_point started) { stall_since_ = started; }
 
   // Closes connections that never finish their headers, sit idle, stop reading, give no
   // window for what waits, or stop answering PINGs; PINGs connections with open streams.
@@ -466,41 +425,37 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
     auto self = this->shared_from_this();
     auto const& o = server_->options;
     using clock = std::chrono::steady_clock;
-    last_ping_ = started_;
-    while (!closed_) {
+    auto& p = pump_;
+    p.set_last_ping(started_);
+    while (!p.closed()) {
       auto const now = clock::now();
-      bool const ping_out = ping_awaited_ && ping_written_at_ >= last_ping_;
       if (!saw_request_ && now - started_ > o.header_timeout) break;
-      if (writing_ && now - write_started_ > o.write_stall_timeout) break;
+      if (p.writing() && now - p.write_started() > o.write_stall_timeout) break;
       if (queued_bytes_ > 0 && now - stall_since_ > o.flow_control_stall_timeout) break;
-      if (ping_out && now - ping_written_at_ > o.ping_ack_timeout) break;
-      if (streams_.empty() && now - last_activity_ > o.idle_timeout) {
+      if (p.ping_out() && now - p.ping_written_at() > o.ping_ack_timeout) break;
+      if (streams_.empty() && now - p.last_activity() > o.idle_timeout) {
         shutdown();
         break;
       }
-      if (!streams_.empty() && !ping_awaited_ && !fatal_ && now - last_ping_ >= o.ping_interval) {
-        nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
-        ping_awaited_ = true;
-        last_ping_ = now;
-        write_signal_.notify();
-      }
+      if (!streams_.empty() && !p.ping_awaited() && !p.fatal() && now - p.last_ping() >= o.ping_interval)
+        p.send_ping(now);
       // Sleep until the nearest deadline that could apply: no timer work per request. A
       // stream that begins while we sleep gets its first PING within one interval.
       auto wake = now + std::min<clock::duration>(o.idle_timeout, o.ping_interval);
       if (!saw_request_) wake = std::min(wake, started_ + o.header_timeout);
-      if (writing_) wake = std::min(wake, write_started_ + o.write_stall_timeout);
+      if (p.writing()) wake = std::min(wake, p.write_started() + o.write_stall_timeout);
       else if (!streams_.empty()) wake = std::min(wake, now + o.write_stall_timeout);  // a write may start
       if (queued_bytes_ > 0) wake = std::min(wake, stall_since_ + o.flow_control_stall_timeout);
-      if (ping_awaited_)
-        wake = std::min(wake, (ping_written_at_ >= last_ping_ ? ping_written_at_ : now) + o.ping_ack_timeout);
-      else if (!streams_.empty()) wake = std::min(wake, last_ping_ + o.ping_interval);
-      if (streams_.empty()) wake = std::min(wake, last_activity_ + o.idle_timeout);
+      if (p.ping_awaited())
+        wake = std::min(wake, (p.ping_out() ? p.ping_written_at() : now) + o.ping_ack_timeout);
+      else if (!streams_.empty()) wake = std::min(wake, p.last_ping() + o.ping_interval);
+      if (streams_.empty()) wake = std::min(wake, p.last_activity() + o.idle_timeout);
       watch_wakes_at_ = std::max(wake, now + std::chrono::milliseconds{100});
       watchdog_.expires_at(watch_wakes_at_);
       (void)co_await watchdog_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
     watch_wakes_at_ = clock::time_point::min();  // nothing to reschedule any more
-    if (closed_) co_return;
+    if (p.closed()) co_return;
     // Give a GOAWAY a moment to leave, then close regardless.
     watchdog_.expires_after(std::chrono::milliseconds{200});
     (void)co_await watchdog_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -508,8 +463,8 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
   }
 
   void close() {
-    if (closed_) return;
-    closed_ = true;
+    if (pump_.closed()) return;
+    pump_.shut();
     for (auto& [id, s] : streams_)
       if (s->rpc) {
         s->rpc->detach();
@@ -517,33 +472,25 @@ class basic_http2_connection : public std::enable_shared_from_this<basic_http2_c
       }
     streams_.clear();
     queued_bytes_ = 0;
-    close_stream(socket_);
+    marked_.clear();
     watchdog_.cancel();
-    write_signal_.notify();
   }
 
-  Stream socket_;
+  pump_type pump_;
   std::shared_ptr<server_state const> server_;
-  nghttp2_session* session_ = nullptr;
   std::map<std::int32_t, std::unique_ptr<stream>> streams_;
-  signal write_signal_;
+  std::vector<std::int32_t> marked_;  // streams with session calls for settle()
   boost::asio::steady_timer watchdog_;
   std::string peer_;
-  std::chrono::steady_clock::time_point started_, last_activity_, write_started_;
+  std::chrono::steady_clock::time_point started_;
   std::size_t queued_bytes_ = 0;  // response bytes on all streams, not yet handed to nghttp2
   std::chrono::steady_clock::time_point stall_since_;  // since when they wait without DATA leaving
-  std::chrono::steady_clock::time_point last_ping_, ping_written_at_;
   std::chrono::steady_clock::time_point watch_wakes_at_ = std::chrono::steady_clock::time_point::max();
-  bool ping_awaited_ = false;
-  bool ping_serialized_ = false;
-  bool data_serialized_ = false;
   std::chrono::steady_clock::time_point glitch_updated_ = std::chrono::steady_clock::now();
-  double glitch_tokens_ = 1000;
+  double glitch_tokens_;  // set from the options when the session starts
+  bool glitches_exceeded_ = false;
   bool saw_request_ = false;
-  bool writing_ = false;
   bool going_away_ = false;
-  bool fatal_ = false;
-  bool closed_ = false;
 };
 
 using http2_connection = basic_http2_connection<boost::asio::ip::tcp::socket>;
