@@ -33,6 +33,8 @@ def main(argv):
     text = open(source, encoding="utf-8").read()
     expectations = [(False, m) for m in re.findall(r"//\s*expect-error:\s*(.+)", text)]
     expectations += [(True, m) for m in re.findall(r"//\s*expect-error-regex:\s*(.+)", text)]
+    first = [m.strip() for m in re.findall(r"//\s*expect-first-error:\s*(.+)", text)]
+    expectations += [(False, m) for m in first]
     if override is not None:
         expectations = [(False, override)]
     if not expectations:
@@ -52,6 +54,11 @@ def main(argv):
     if missing:
         print(bad.stderr[:6000])
         sys.exit(f"{source}: rejected, but the diagnostics lack: {missing}")
+    errors = [line for line in bad.stderr.splitlines() if re.search(r"\berror\b", line)]
+    for e in first:
+        if not errors or e not in errors[0]:
+            print(bad.stderr[:6000])
+            sys.exit(f"{source}: the first error is not the readable one ({e!r}): {errors[:1]}")
     print(f"{source}: rejected as expected: {[e.strip() for _, e in expectations]}")
 
 

@@ -1,5 +1,6 @@
 // A stage must return result<provides_fact> (or an awaitable of it), not a bare bool.
-// expect-error: a stage must return edgepipe::result<provides_fact>
+// expect-first-error: a stage returns the wrong type
+// expect-error-regex: stage_returns_the_wrong_type<\s*boolean_stage\s*,\s*bool\s*,\s*edgepipe::result<\s*sample::fresh\s*>\s*>
 #include "sample_stages.hpp"
 
 struct boolean_stage {

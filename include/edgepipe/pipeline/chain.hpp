@@ -51,6 +51,9 @@ class chain<facts<Inputs...>, Stages...> {
   static_assert(std::is_same_v<detail::order_problem<facts<Inputs...>, Stages...>, detail::no_problem>,
                 "edgepipe::chain: stages out of order; build chains with make_chain for "
                 "a diagnostic that names the stage and the missing fact");
+  static_assert(std::is_same_v<detail::call_problem<facts<Inputs...>, Stages...>, detail::no_problem>,
+                "edgepipe::chain: a stage cannot be called, or returns the wrong type; build "
+                "chains with make_chain for a diagnostic that names the stage and the types");
 
   static constexpr std::size_t last = sizeof...(Stages) - 1;
 
@@ -58,57 +61,13 @@ class chain<facts<Inputs...>, Stages...> {
   using stage_at = std::tuple_element_t<I, std::tuple<Stages...>>;
 
   // One slot per input and per stage's fact, on the stack of whoever runs the chain.
-  using storage = std::tuple<std::optional<Inputs>..., std::optional<typename Stages::provides_fact>...>;
+  using storage = typename detail::chain_storage<facts<Inputs...>, Stages...>::type;
 
   template <std::size_t I>
   using context_for = context<storage, typename stage_at<I>::requires_facts>;
 
   template <std::size_t I>
-  static constexpr bool callable_at = std::is_invocable_v<stage_at<I> const&, context_for<I> const&>;
-
-  template <std::size_t I>
-  static consteval bool check_callable() {
-    static_assert(callable_at<I>,
-                  "edgepipe: a stage cannot be called with its context. Fix: give it "
-                  "`operator()(auto const& ctx) const noexcept` returning "
-                  "edgepipe::result<provides_fact> (or an awaitable of it).");
-    return callable_at<I>;
-  }
-  static constexpr bool all_callable = [] {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (check_callable<I>() && ...);
-    }(std::index_sequence_for<Stages...>{});
-  }();
-
-  template <std::size_t I>
   using call_result = std::invoke_result_t<stage_at<I> const&, context_for<I> const&>;
-
-  template <std::size_t I>
-  static consteval bool check_return() {
-    if constexpr (!callable_at<I>) return false;  // already reported
-    else {
-    using R = call_result<I>;
-    using F = typename stage_at<I>::provides_fact;
-    constexpr bool sync_ok = std::is_same_v<R, result<F>>;
-    constexpr bool async_ok = [] {
-      if constexpr (async_traits<R>::is_async)
-        return std::is_same_v<typename async_traits<R>::value_type, F>;
-      else
-        return false;
-    }();
-    static_assert(sync_ok || async_ok,
-                  "edgepipe: a stage must return edgepipe::result<provides_fact>, or an "
-                  "awaitable of it; this one returns something else.");
-    return sync_ok || async_ok;
-    }
-  }
-  static constexpr bool all_return_ok = [] {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (check_return<I>() && ...);
-    }(std::index_sequence_for<Stages...>{});
-  }();
-
-  static_assert(all_callable && all_return_ok);
 
   static constexpr std::array<bool, sizeof...(Stages)> async_at = [] {
     return []<std::size_t... I>(std::index_sequence<I...>) {
@@ -305,6 +264,8 @@ constexpr auto make_chain(Stages... stages) {
     using problem = detail::order_problem<facts<Inputs...>, Stages...>;
     if constexpr (!std::is_same_v<problem, detail::no_problem>) {
       return problem{};  // instantiating the diagnostic reports it
+    } else if constexpr (!std::is_same_v<detail::call_problem<facts<Inputs...>, Stages...>, detail::no_problem>) {
+      return detail::call_problem<facts<Inputs...>, Stages...>{};
     } else {
       return chain<facts<Inputs...>, Stages...>{std::move(stages)...};
     }

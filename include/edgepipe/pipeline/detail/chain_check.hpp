@@ -1,9 +1,13 @@
 // Compile-time checks of a chain's order, and the diagnostics they report.
 #pragma once
 
+#include <edgepipe/pipeline/context.hpp>
 #include <edgepipe/pipeline/facts.hpp>
 #include <edgepipe/pipeline/stage.hpp>
+#include <edgepipe/result.hpp>
 
+#include <optional>
+#include <tuple>
 #include <type_traits>
 
 namespace edgepipe {
@@ -37,6 +41,35 @@ struct a_chain_must_end_in_a_plain_stage {
                 "edgepipe::make_chain: the last stage is an around stage, which has no "
                 "rest of the chain to wrap. Fix: end the chain with a plain stage that "
                 "produces the outcome.");
+};
+
+// Returned: what the stage's operator() returns; Expected: result<provides_fact> (an
+// asynchronous stage returns an awaitable of that).
+template <class Stage, class Returned, class Expected>
+struct stage_returns_the_wrong_type {
+  static_assert(always_false<Stage, Returned, Expected>,
+                "edgepipe::make_chain: a stage returns the wrong type; the template "
+                "arguments above are the stage, what it returns and what it must return. "
+                "Fix: return edgepipe::result<provides_fact>, or an awaitable of it "
+                "(boost::asio::awaitable<edgepipe::result<provides_fact>>).");
+};
+
+template <class Stage>
+struct stage_call_operator_must_be_const {
+  static_assert(always_false<Stage>,
+                "edgepipe::make_chain: the stage's operator() is not const; the chain "
+                "calls its stages through a const reference. Fix: declare it "
+                "`operator()(auto const& ctx) const noexcept`; keep mutable state behind "
+                "a pointer or reference member.");
+};
+
+template <class Stage, class Context>
+struct stage_cannot_be_called_with_its_context {
+  static_assert(always_false<Stage, Context>,
+                "edgepipe::make_chain: a stage cannot be called with its context (the "
+                "second template argument above). Fix: give it "
+                "`operator()(auto const& ctx) const noexcept`, taking the context as a "
+                "template (auto) parameter.");
 };
 
 struct a_chain_needs_at_least_one_stage {};
@@ -90,6 +123,54 @@ struct find_order_problem<Known, S, Next, Rest...> {
 
 template <class Inputs, class... Stages>
 using order_problem = typename find_order_problem<Inputs, Stages...>::type;
+
+// Where a chain keeps its facts: one slot per input and per stage's fact.
+template <class Inputs, class... Stages>
+struct chain_storage;
+template <class... Inputs, class... Stages>
+struct chain_storage<facts<Inputs...>, Stages...> {
+  using type = std::tuple<std::optional<Inputs>..., std::optional<typename Stages::provides_fact>...>;
+};
+
+template <class R, class F>
+constexpr bool returns_fact() {
+  if constexpr (std::is_same_v<R, result<F>>) return true;
+  else if constexpr (async_traits<R>::is_async) return std::is_same_v<typename async_traits<R>::value_type, F>;
+  else return false;
+}
+
+// What is wrong with calling stage S on its context, if anything.
+template <class Storage, class S, class Context = context<Storage, typename S::requires_facts>>
+struct find_call_problem_of {
+  static auto pick() {
+    if constexpr (std::is_invocable_v<S const&, Context const&>) {
+      using R = std::invoke_result_t<S const&, Context const&>;
+      if constexpr (returns_fact<R, typename S::provides_fact>()) return no_problem{};
+      else return std::type_identity<diagnostics::stage_returns_the_wrong_type<S, R, result<typename S::provides_fact>>>{};
+    } else if constexpr (std::is_invocable_v<S&, Context const&>) {
+      return std::type_identity<diagnostics::stage_call_operator_must_be_const<S>>{};
+    } else {
+      return std::type_identity<diagnostics::stage_cannot_be_called_with_its_context<S, Context>>{};
+    }
+  }
+  using picked = decltype(pick());
+  using type = typename std::conditional_t<std::is_same_v<picked, no_problem>, std::type_identity<no_problem>, picked>::type;
+};
+
+// The first stage, in order, that cannot be called or returns the wrong type.
+template <class Storage, class... Stages>
+struct find_call_problem {
+  using type = no_problem;
+};
+template <class Storage, class S, class... Rest>
+struct find_call_problem<Storage, S, Rest...> {
+  using mine = typename find_call_problem_of<Storage, S>::type;
+  using type = typename std::conditional_t<std::is_same_v<mine, no_problem>, find_call_problem<Storage, Rest...>,
+                                           std::type_identity<mine>>::type;
+};
+
+template <class Inputs, class... Stages>
+using call_problem = typename find_call_problem<typename chain_storage<Inputs, Stages...>::type, Stages...>::type;
 
 }  // namespace detail
 }  // namespace edgepipe
