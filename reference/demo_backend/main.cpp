@@ -11,7 +11,6 @@
 // 127.0.0.1:9091), --max-body-bytes n (REST request bodies, default 1048576; larger pushes
 // need more). Prints "listening on host:port push host:port".
 #include "../common/http_client.hpp"
-#include "../common/http_server.hpp"
 
 #include <edgepipe/transport/server.hpp>
 
@@ -108,41 +107,55 @@ class demo_backend {
  public:
   explicit demo_backend(push_streams& push) : push_{&push} {}
 
-  asio::awaitable<http_response> handle(http_request req, request_context) {
-    std::string const target{req.target()};
-    std::string_view const path = std::string_view{target}.substr(0, target.find('?'));
-    if (path == "/api/v1/public/auth/register" && req.method() == http::verb::post) co_return register_device(req);
-    if (path.starts_with("/api/v1/internal/sessions/") && req.method() == http::verb::get)
-      co_return session(percent_decode(path.substr(std::string_view{"/api/v1/internal/sessions/"}.size())));
-    if (path == "/api/v1/internal/commands/user.slow" && req.method() == http::verb::post) {
-      // Answers after 500 ms: a call in flight for drain tests.
+  void add_routes(edgepipe::transport::router& r) {
+    r.route("POST", "/api/v1/public/auth/register", sync([this](request const& req) { return register_device(req); }));
+    r.route("GET", "/api/v1/internal/sessions/*", sync([this](request const& req) {
+      return session(percent_decode(std::string_view{req.path}.substr(std::string_view{sessions_prefix}.size())));
+    }));
+    // Answers after 500 ms: a call in flight for drain tests.
+    r.route("POST", "/api/v1/internal/commands/user.slow", [](request req) -> asio::awaitable<response> {
       asio::steady_timer t{co_await asio::this_coro::executor, std::chrono::milliseconds{500}};
       co_await t.async_wait(asio::use_awaitable);
-      co_return make_response(http::status::ok, req.body(), "application/octet-stream");
-    }
-    if (path.starts_with("/api/v1/internal/commands/") && req.method() == http::verb::post)
-      co_return command(path.substr(std::string_view{"/api/v1/internal/commands/"}.size()), req);
-    if (path == "/api/v1/demo/revoke" && req.method() == http::verb::post) co_return revoke(req);
-    if (path == "/api/v1/demo/push" && req.method() == http::verb::post) co_return push_event(req);
-    if (path == "/api/v1/demo/drop-push" && req.method() == http::verb::post) {
+      co_return edgepipe::transport::make_http_response(200, std::move(req.body), "application/octet-stream");
+    });
+    r.route("POST", "/api/v1/internal/commands/*", sync([this](request const& req) {
+      return command(std::string_view{req.path}.substr(std::string_view{commands_prefix}.size()), req);
+    }));
+    r.route("POST", "/api/v1/demo/revoke", sync([this](request const& req) { return revoke(req); }));
+    r.route("POST", "/api/v1/demo/push", sync([this](request const& req) { return push_event(req); }));
+    r.route("POST", "/api/v1/demo/drop-push", sync([this](request const&) {
       push_->drop_all();
-      co_return make_response(http::status::ok, "{}");
-    }
-    if (path == "/api/v1/demo/fail-next" && req.method() == http::verb::post) {
-      auto body = json::parse(req.body(), nullptr, false);
+      return edgepipe::transport::make_http_response(200, "{}");
+    }));
+    r.route("POST", "/api/v1/demo/fail-next", sync([this](request const& req) {
+      auto body = json::parse(req.body, nullptr, false);
       fail_next_ = body.is_object() ? body.value("status", 0) : 0;
-      co_return make_response(http::status::ok, "{}");
-    }
-    if (path == "/api/v1/public/auth/echo-headers") {  // shows what a passthrough forwarded
+      return edgepipe::transport::make_http_response(200, "{}");
+    }));
+    // Shows what a passthrough forwarded.
+    r.route("*", "/api/v1/public/auth/echo-headers", sync([](request const& req) {
       json h = json::object();
-      for (auto const& f : req) h[std::string{f.name_string()}] = std::string{f.value()};
-      co_return make_response(http::status::ok, json{{"method", std::string{req.method_string()}}, {"target", target},
-                                                     {"headers", h}, {"body", req.body()}}.dump());
-    }
-    co_return make_response(http::status::not_found, R"({"error":"not_found"})");
+      for (auto const& [name, value] : req.headers) h[name] = value;
+      return edgepipe::transport::make_http_response(
+          200, json{{"method", req.method}, {"target", req.target()}, {"headers", h}, {"body", req.body}}.dump());
+    }));
+    r.route("*", "/*", sync([](request const&) {
+      return edgepipe::transport::make_http_response(404, R"({"error":"not_found"})");
+    }));
   }
 
  private:
+  using request = edgepipe::transport::http_request;
+  using response = edgepipe::transport::http_response;
+  static constexpr char const* sessions_prefix = "/api/v1/internal/sessions/";
+  static constexpr char const* commands_prefix = "/api/v1/internal/commands/";
+
+  // A route whose answer is ready at once.
+  template <class F>
+  static edgepipe::transport::http_handler sync(F f) {
+    return [f = std::move(f)](request req) -> asio::awaitable<response> { co_return f(req); };
+  }
+
   static std::string percent_decode(std::string_view s) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -156,80 +169,81 @@ class demo_backend {
     return out;
   }
 
-  http_response register_device(http_request const& req) {
-    auto body = json::parse(req.body(), nullptr, false);
+  response register_device(request const& req) {
+    auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body["user_id"].is_string() || !body["public_key"].is_string())
-      return make_response(http::status::bad_request, R"({"error":"want user_id and public_key"})");
+      return edgepipe::transport::make_http_response(400, R"({"error":"want user_id and public_key"})");
     // A user id travels in a header of every command: the same rule the gateway holds
     // session records to.
     if (!edgepipe::stages::valid_user_id(body["user_id"].get<std::string>()))
-      return make_response(http::status::bad_request, R"({"error":"user_id: 1..128 printable ASCII bytes, no spaces"})");
+      return edgepipe::transport::make_http_response(400, R"({"error":"user_id: 1..128 printable ASCII bytes, no spaces"})");
     edgepipe::crypto::ed25519_public_key key{};
     if (!edgepipe::crypto::from_base64(body["public_key"].get<std::string>(), key))
-      return make_response(http::status::bad_request, R"({"error":"public_key must be base64 of 32 bytes"})");
+      return edgepipe::transport::make_http_response(400, R"({"error":"public_key must be base64 of 32 bytes"})");
     std::string id = "ds_" + std::to_string(rng_());
     sessions_[id] = {body["user_id"].get<std::string>(), body["public_key"].get<std::string>(), false};
-    return make_response(http::status::created, json{{"device_session_id", id}}.dump());
+    return edgepipe::transport::make_http_response(201, json{{"device_session_id", id}}.dump());
   }
 
-  http_response session(std::string const& id) {
+  response session(std::string const& id) {
     if (id == "malformed-session")  // a backend bug, on request: for the gateway's tests
-      return make_response(http::status::ok, R"({"device_session_id":"malformed-session","user_id":7})");
+      return edgepipe::transport::make_http_response(200, R"({"device_session_id":"malformed-session","user_id":7})");
     auto it = sessions_.find(id);
-    if (it == sessions_.end()) return make_response(http::status::not_found, R"({"error":"unknown session"})");
-    return make_response(http::status::ok, json{{"device_session_id", id},
-                                               {"user_id", it->second.user_id},
-                                               {"status", it->second.revoked ? "revoked" : "active"},
-                                               {"public_key", it->second.public_key}}.dump());
+    if (it == sessions_.end()) return edgepipe::transport::make_http_response(404, R"({"error":"unknown session"})");
+    return edgepipe::transport::make_http_response(200, json{{"device_session_id", id},
+                                                             {"user_id", it->second.user_id},
+                                                             {"status", it->second.revoked ? "revoked" : "active"},
+                                                             {"public_key", it->second.public_key}}.dump());
   }
 
-  http_response command(std::string_view type, http_request const& req) {
-    if (fail_next_ != 0) {
-      auto s = static_cast<http::status>(std::exchange(fail_next_, 0));
-      return make_response(s, R"({"error":"as requested"})");
-    }
-    std::string const user{req["X-User-Id"]};
-    http_response r;
+  response command(std::string_view type, request const& req) {
+    if (fail_next_ != 0)
+      return edgepipe::transport::make_http_response(static_cast<int>(std::exchange(fail_next_, 0)),
+                                                     R"({"error":"as requested"})");
+    std::string const user{req.header("x-user-id")};
+    response r;
     if (type == "user.echo") {
-      r = make_response(http::status::ok, req.body(), "application/octet-stream");
-      if (auto t = req["traceparent"]; !t.empty()) r.set("X-Result-Code", "traced." + std::string{t});
+      r = edgepipe::transport::make_http_response(200, req.body, "application/octet-stream");
+      if (auto t = req.header("traceparent"); !t.empty()) r.headers.emplace_back("x-result-code", "traced." + std::string{t});
     } else if (type == "user.whoami") {
-      r = make_response(http::status::ok,
-                        json{{"user_id", user}, {"device_session_id", std::string{req["X-Device-Session-Id"]}},
-                             {"request_id", std::string{req["X-Request-Id"]}}}.dump(),
-                        "application/octet-stream");
+      r = edgepipe::transport::make_http_response(
+          200,
+          json{{"user_id", user}, {"device_session_id", std::string{req.header("x-device-session-id")}},
+               {"request_id", std::string{req.header("x-request-id")}}}.dump(),
+          "application/octet-stream");
     } else if (type == "lobby.join") {
-      r = make_response(http::status::ok, json{{"joined", true}, {"user_id", user}}.dump(), "application/octet-stream");
-      r.set("X-Result-Code", "joined");
+      r = edgepipe::transport::make_http_response(200, json{{"joined", true}, {"user_id", user}}.dump(),
+                                                  "application/octet-stream");
+      r.headers.emplace_back("x-result-code", "joined");
       send_event(user, "", "lobby.joined", json{{"user_id", user}, {"lobby", "main"}}.dump());
     } else {
-      return make_response(http::status::not_found, R"({"error":"unknown command"})");
+      return edgepipe::transport::make_http_response(404, R"({"error":"unknown command"})");
     }
     return r;
   }
 
-  http_response revoke(http_request const& req) {
-    auto body = json::parse(req.body(), nullptr, false);
+  response revoke(request const& req) {
+    auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body["device_session_id"].is_string())
-      return make_response(http::status::bad_request, R"({"error":"want device_session_id"})");
+      return edgepipe::transport::make_http_response(400, R"({"error":"want device_session_id"})");
     auto it = sessions_.find(body["device_session_id"].get<std::string>());
-    if (it == sessions_.end()) return make_response(http::status::not_found, R"({"error":"unknown session"})");
+    if (it == sessions_.end()) return edgepipe::transport::make_http_response(404, R"({"error":"unknown session"})");
     it->second.revoked = true;
     edgepipe::push::v1::PushEvent e;
     e.mutable_session_invalidation()->set_user_id(it->second.user_id);
     e.mutable_session_invalidation()->set_device_session_id(it->first);
     e.mutable_session_invalidation()->set_reason("revoked");
     push_->broadcast(e);
-    return make_response(http::status::ok, "{}");
+    return edgepipe::transport::make_http_response(200, "{}");
   }
 
-  http_response push_event(http_request const& req) {
-    auto body = json::parse(req.body(), nullptr, false);
+  response push_event(request const& req) {
+    auto body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body["user_id"].is_string() || !body["event_type"].is_string())
-      return make_response(http::status::bad_request, R"({"error":"want user_id and event_type"})");
+      return edgepipe::transport::make_http_response(400, R"({"error":"want user_id and event_type"})");
     send_event(body["user_id"].get<std::string>(), body.value("device_session_id", ""),
                body["event_type"].get<std::string>(), body.value("payload", ""));
-    return make_response(http::status::ok, "{}");
+    return edgepipe::transport::make_http_response(200, "{}");
   }
 
   void send_event(std::string const& user, std::string const& device_session, std::string const& type,
@@ -254,12 +268,14 @@ class demo_backend {
 
 int main(int argc, char** argv) {
   std::string rest = "127.0.0.1:9090", push_addr = "127.0.0.1:9091";
+  edgepipe::transport::server_options rest_options;
+  rest_options.http1_max_body_bytes = 1024 * 1024;
   // As Node's HTTP server does: idle keep-alive connections close after 5 s.
-  http_server::options rest_options{.keep_alive_timeout = std::chrono::seconds{5}};
+  rest_options.keep_alive_timeout = std::chrono::seconds{5};
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string_view{argv[i]} == "--rest-addr") rest = argv[++i];
     else if (std::string_view{argv[i]} == "--push-addr") push_addr = argv[++i];
-    else if (std::string_view{argv[i]} == "--max-body-bytes") rest_options.max_body_bytes = std::stoul(argv[++i]);
+    else if (std::string_view{argv[i]} == "--max-body-bytes") rest_options.http1_max_body_bytes = std::stoul(argv[++i]);
   }
   auto endpoint = parse_listen_address(rest);
   auto push_endpoint = parse_listen_address(push_addr);
@@ -276,9 +292,9 @@ int main(int argc, char** argv) {
   push_server.listen({asio::ip::make_address(push_endpoint->host), push_endpoint->port});
   push_server.start();
   demo_backend backend{push};
-  http_server server{io.get_executor(),
-                     [&](http_request req, request_context ctx) { return backend.handle(std::move(req), ctx); },
-                     rest_options};
+  edgepipe::transport::router rest_routes;
+  backend.add_routes(rest_routes);
+  edgepipe::transport::server server{io.get_executor(), rest_routes, rest_options};
   server.listen({asio::ip::make_address(endpoint->host), endpoint->port});
   server.start();
   std::printf("listening on %s:%u push %s:%u\n", endpoint->host.c_str(), server.local_endpoint().port(),

@@ -1,6 +1,5 @@
 // edgepipe-gateway: the verification chain over the library's server, with the
 // backend REST adapter, the replay store (memory or Redis) and the public listener.
-#include "../common/http_server.hpp"
 #include "../common/metrics.hpp"
 #include "../common/request_log.hpp"
 #include "backend.hpp"
@@ -36,6 +35,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -408,25 +408,23 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
     r.draining = draining;
     return r;
   }};
-  edgepipe::reference::http_server::options public_options;
-  public_options.max_body_bytes = 64 * 1024;  // public auth bodies; larger is 413
-  edgepipe::reference::http_server public_server{
-      io.get_executor(),
-      [&](edgepipe::reference::http_request req, edgepipe::reference::request_context ctx) {
-        return api.handle(std::move(req), std::move(ctx));
-      },
-      public_options};
+  edgepipe::transport::router public_routes;
+  api.add_routes(public_routes);
+  edgepipe::transport::server_options public_options;
+  public_options.http1_max_body_bytes = 64 * 1024;  // public auth bodies; larger is 413
+  edgepipe::transport::server public_server{io.get_executor(), public_routes, public_options};
 
-  edgepipe::reference::http_server admin_server{
-      io.get_executor(),
-      [&](edgepipe::reference::http_request req, edgepipe::reference::request_context) -> asio::awaitable<edgepipe::reference::http_response> {
-        if (req.target() != "/metrics" || req.method() != edgepipe::reference::http::verb::get)
-          co_return edgepipe::reference::make_response(edgepipe::reference::http::status::not_found, "not found\n", "text/plain");
-        metrics.set("edgepipe_subscriptions_active", {}, static_cast<double>(hub.size()));
-        co_return edgepipe::reference::make_response(edgepipe::reference::http::status::ok, metrics.text(),
-                                                     "text/plain; version=0.0.4; charset=utf-8");
-      },
-      edgepipe::reference::http_server::options{}};
+  edgepipe::transport::router admin_routes;
+  admin_routes.route("GET", "/metrics", [&](edgepipe::transport::http_request) -> asio::awaitable<edgepipe::transport::http_response> {
+    metrics.set("edgepipe_subscriptions_active", {}, static_cast<double>(hub.size()));
+    co_return edgepipe::transport::make_http_response(200, metrics.text(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  admin_routes.route("*", "/*", [](edgepipe::transport::http_request) -> asio::awaitable<edgepipe::transport::http_response> {
+    co_return edgepipe::transport::make_http_response(404, "not found\n", "text/plain");
+  });
+  edgepipe::transport::server_options admin_options;
+  admin_options.http1_max_body_bytes = 1024 * 1024;
+  edgepipe::transport::server admin_server{io.get_executor(), admin_routes, admin_options};
 
   // Signals are handled before anything is announced: a SIGTERM right after start drains too.
   asio::signal_set signals{io, SIGTERM, SIGINT};
@@ -438,9 +436,8 @@ int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-          public_server.stop();
-          admin_server.stop();
-          co_await edge_server.shutdown();
+          using namespace asio::experimental::awaitable_operators;
+          co_await (public_server.shutdown() && admin_server.shutdown() && edge_server.shutdown());
           push->stop();
           if (exporter) exporter->stop();
           io.stop();

@@ -1,15 +1,17 @@
-// The public listener: health, readiness, the gateway's keys, and
-// the public auth passthrough to the backend.
+// The public listener's routes: health, readiness, the gateway's keys, and the public
+// auth passthrough to the backend.
 #pragma once
 
 #include "../common/http_client.hpp"
-#include "../common/http_server.hpp"
 #include "config.hpp"
 
 #include <edgepipe/crypto/ed25519.hpp>
-#include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/crypto/signer.hpp>
 #include <edgepipe/stores/token_buckets.hpp>
+#include <edgepipe/transport/http_route.hpp>
+#include <edgepipe/transport/router.hpp>
+
+#include <boost/asio/awaitable.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -45,22 +47,27 @@ class public_api {
     keys_json_ = keys.dump();
   }
 
-  boost::asio::awaitable<http_response> handle(http_request req, request_context ctx) {
-    std::string_view const target{req.target().data(), req.target().size()};
-    std::string_view const path = target.substr(0, target.find('?'));
-    if (path == "/healthz" && req.method() == http::verb::get) co_return make_response(http::status::ok, R"({"status":"ok"})");
-    if (path == "/readyz" && req.method() == http::verb::get) co_return readyz();
-    if (path == "/api/v1/public/keys" && req.method() == http::verb::get) {
-      auto r = make_response(http::status::ok, keys_json_);
-      r.set(http::field::cache_control, "max-age=60");
-      co_return r;
-    }
-    if (path.starts_with("/api/v1/public/auth/")) co_return co_await forward(std::move(req), ctx);
-    co_return make_response(http::status::not_found, R"({"error":"not_found"})");
+  // The public listener's routes; `this` must outlive the router's server.
+  void add_routes(transport::router& r) {
+    r.route("GET", "/healthz", [](transport::http_request) -> boost::asio::awaitable<transport::http_response> {
+      co_return transport::make_http_response(200, R"({"status":"ok"})");
+    });
+    r.route("GET", "/readyz", [this](transport::http_request) -> boost::asio::awaitable<transport::http_response> {
+      co_return readyz();
+    });
+    r.route("GET", "/api/v1/public/keys", [this](transport::http_request) -> boost::asio::awaitable<transport::http_response> {
+      auto res = transport::make_http_response(200, keys_json_);
+      res.headers.emplace_back("cache-control", "max-age=60");
+      co_return res;
+    });
+    r.route("*", "/api/v1/public/auth/*", [this](transport::http_request req) { return forward(std::move(req)); });
+    r.route("*", "/*", [](transport::http_request) -> boost::asio::awaitable<transport::http_response> {
+      co_return transport::make_http_response(404, R"({"error":"not_found"})");
+    });
   }
 
  private:
-  http_response readyz() const {
+  transport::http_response readyz() const {
     readiness const r = ready_();
     nlohmann::json body;
     body["replay_store"] = r.replay_store ? "ok" : "unavailable";
@@ -68,33 +75,35 @@ class public_api {
     body["push_stream"] = r.push_stream ? "ok" : "closed";
     body["draining"] = r.draining;
     bool const ok = r.replay_store && r.maxmemory_policy.value_or(true) && r.push_stream && !r.draining;
-    return make_response(ok ? http::status::ok : http::status::service_unavailable, body.dump());
+    return transport::make_http_response(ok ? 200 : 503, body.dump());
   }
 
   // Forwards without verification; the backend's status, body and Content-Type come back.
-  boost::asio::awaitable<http_response> forward(http_request req, request_context const& ctx) {
+  boost::asio::awaitable<transport::http_response> forward(transport::http_request req) {
     auto const now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (auto t = per_ip_.take(ctx.peer_address, now); !t.allowed) {
-      auto r = make_response(http::status::too_many_requests, R"({"error":"rate_limited"})");
-      r.set(http::field::retry_after, std::to_string((t.retry_after_ms + 999) / 1000));
+    std::string const peer{req.peer_address()};
+    if (auto t = per_ip_.take(peer, now); !t.allowed) {
+      auto r = transport::make_http_response(429, R"({"error":"rate_limited"})");
+      r.headers.emplace_back("retry-after", std::to_string((t.retry_after_ms + 999) / 1000));
       co_return r;
     }
-    http_client::request out{req.method(), std::string{req.target()}, 11};
-    for (auto name : {http::field::content_type, http::field::accept})
-      if (auto v = req[name]; !v.empty()) out.set(name, v);
-    std::string forwarded{req["X-Forwarded-For"]};
-    out.set("X-Forwarded-For", forwarded.empty() ? ctx.peer_address : forwarded + ", " + ctx.peer_address);
+    http_client::request out;
+    out.method_string(req.method);
+    out.target(req.target());
+    out.version(11);
+    for (char const* name : {"content-type", "accept"})
+      if (auto v = req.header(name); !v.empty()) out.set(name, v);
+    std::string_view const forwarded = req.header("x-forwarded-for");
+    out.set("X-Forwarded-For", forwarded.empty() ? peer : std::string{forwarded} + ", " + peer);
     // X-User-Id, X-Device-Session-Id and hop-by-hop headers are never forwarded: only what
     // is copied above goes.
-    out.body() = std::move(req.body());
+    out.body() = std::move(req.body);
     auto r = co_await backend_->send(std::move(out), std::chrono::milliseconds{config_->backend_timeout_ms});
     if (r.error != http_client::failure::none)
-      co_return make_response(http::status::bad_gateway, R"({"error":"backend_unavailable"})");
-    http_response back{r.res.result(), 11};
-    if (auto v = r.res[http::field::content_type]; !v.empty() && protocol::is_header_value({v.data(), v.size()}))
-      back.set(http::field::content_type, v);
-    back.body() = std::move(r.res.body());
+      co_return transport::make_http_response(502, R"({"error":"backend_unavailable"})");
+    transport::http_response back{static_cast<int>(r.res.result_int()), {}, std::move(r.res.body())};
+    if (auto v = r.res["Content-Type"]; !v.empty()) back.headers.emplace_back("content-type", std::string{v});
     co_return back;
   }
 

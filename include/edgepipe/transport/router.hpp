@@ -6,6 +6,8 @@
 //
 // A handler returns (or finishes with) an edgepipe::status; exceptions it lets escape
 // become `internal`, and are never shown to the client.
+//
+// Plain HTTP routes (`route`, see http_route.hpp) share the router with procedures.
 #pragma once
 
 #include <edgepipe/protocol/protobuf_codec.hpp>
@@ -13,9 +15,11 @@
 #include <edgepipe/status.hpp>
 #include <edgepipe/transport/call_context.hpp>
 #include <edgepipe/transport/detail/call.hpp>
+#include <edgepipe/transport/http_route.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -24,6 +28,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace edgepipe::transport {
 
@@ -37,6 +42,23 @@ struct procedure {
 
 struct procedure_options {
   bool idempotent = false;
+};
+
+// The routes of one plain path pattern, by method.
+struct plain_route {
+  std::vector<std::pair<std::string, procedure>> methods;  // "*": every method
+
+  [[nodiscard]] procedure const* find(std::string_view method) const noexcept {
+    for (auto const& [m, p] : methods)
+      if (m == method || m == "*") return &p;
+    return nullptr;
+  }
+  // The value of `Allow` when no route takes the method.
+  [[nodiscard]] std::string allow() const {
+    std::string out;
+    for (auto const& [m, p] : methods) out += (out.empty() ? "" : ", ") + m;
+    return out;
+  }
 };
 
 class router {
@@ -93,9 +115,47 @@ class router {
                });
   }
 
+  // A plain HTTP route: `method` (or "*" for every method) on `path`, exact or, ending in
+  // `*`, a prefix. Throws on a malformed pattern or a method registered twice on one.
+  router& route(std::string method, std::string path, http_handler handler) {
+    bool const valid_method = method == "*" || (!method.empty() && std::all_of(method.begin(), method.end(), [](char ch) {
+      return ch >= 'A' && ch <= 'Z';
+    }));
+    if (!valid_method) throw std::invalid_argument("a route's method is upper-case letters, or *");
+    if (path.empty() || path.front() != '/' || path.find('*') < path.size() - 1)
+      throw std::invalid_argument("a route's path starts with / and has * only at its end");
+    bool const prefix = path.back() == '*';
+    if (prefix) path.pop_back();
+    plain_route* r = nullptr;
+    if (!prefix) {
+      r = &exact_routes_[path];
+    } else {
+      auto it = std::find_if(prefix_routes_.begin(), prefix_routes_.end(), [&](auto const& p) { return p.first == path; });
+      if (it == prefix_routes_.end()) {
+        // Longest first, so the first prefix that matches is the best.
+        it = std::find_if(prefix_routes_.begin(), prefix_routes_.end(),
+                          [&](auto const& p) { return p.first.size() < path.size(); });
+        it = prefix_routes_.emplace(it, path, plain_route{});
+      }
+      r = &it->second;
+    }
+    for (auto const& [m, p] : r->methods)
+      if (m == method) throw std::invalid_argument("route registered twice");
+    r->methods.emplace_back(std::move(method), procedure{rpc_kind::plain, false, plain_invoke(std::move(handler))});
+    return *this;
+  }
+
   [[nodiscard]] procedure const* find(std::string_view path) const {
     auto it = procedures_.find(path);
     return it == procedures_.end() ? nullptr : &it->second;
+  }
+
+  // The plain routes whose pattern best matches `path` (null when none does).
+  [[nodiscard]] plain_route const* find_route(std::string_view path) const {
+    if (auto it = exact_routes_.find(path); it != exact_routes_.end()) return &it->second;
+    for (auto const& [prefix, r] : prefix_routes_)
+      if (path.starts_with(prefix)) return &r;
+    return nullptr;
   }
 
  private:
@@ -123,6 +183,19 @@ class router {
     c.finish(status{}, {}, ctx.trailers());
   }
 
+  // A plain call's request is its whole body, one message; the handler's answer goes out as it is.
+  static std::function<boost::asio::awaitable<void>(std::shared_ptr<detail::call>)> plain_invoke(http_handler handler) {
+    return [handler = std::move(handler)](std::shared_ptr<detail::call> c) -> boost::asio::awaitable<void> {
+      auto body = co_await c->next_message();
+      if (!body) co_return c->finish(body.error());
+      detail::request_info const& info = c->info();
+      std::string whole = body->has_value() ? std::move(**body) : std::string{};
+      http_request req{info.method, info.path, info.query, info.headers, std::move(whole), info.peer};
+      http_response r = co_await handler(std::move(req));
+      c->answer(r.status, std::move(r.headers), std::move(r.body));
+    };
+  }
+
   router& add(std::string path, rpc_kind kind, procedure_options options,
               std::function<boost::asio::awaitable<void>(std::shared_ptr<detail::call>)> invoke) {
     if (path.empty() || path.front() != '/' || path.find('/', 1) == std::string::npos)
@@ -137,6 +210,8 @@ class router {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, procedure, transparent_hash, std::equal_to<>> procedures_;
+  std::unordered_map<std::string, plain_route, transparent_hash, std::equal_to<>> exact_routes_;
+  std::vector<std::pair<std::string, plain_route>> prefix_routes_;  // longest first
 };
 
 }  // namespace edgepipe::transport

@@ -13,11 +13,16 @@ struct server_options {
   std::size_t max_header_list_bytes = 16 * 1024;
   std::size_t max_header_fields = 100;
   std::size_t max_message_bytes = 4 * 1024 * 1024;  // also after decompression
+  // An HTTP/1.1 request body (413 past it), and a plain route's body on either version.
   std::size_t http1_max_body_bytes = 16 * 1024 * 1024;
   // To complete request headers (slowloris); also the longest an HTTP/1.1 request body
   // may go without a byte.
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{120'000};   // a connection with nothing in flight
+  // HTTP/1.1: how long a kept-alive connection may wait for its next request (within
+  // header_timeout), announced as `Keep-Alive: timeout=N` on each answer that keeps it.
+  // 0: nothing is announced and header_timeout alone bounds the wait.
+  std::chrono::seconds keep_alive_timeout{0};
   std::chrono::milliseconds write_stall_timeout{30'000};   // a peer that stops reading the socket
   // Liveness of a quiet connection, instead of any limit on how long a stream may be
   // quiet: an HTTP/2 connection with open streams gets a PING at least this often and

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <edgepipe/protocol/compression.hpp>
+#include <edgepipe/protocol/connect.hpp>
 #include <edgepipe/protocol/content_type.hpp>
 #include <edgepipe/protocol/error_detail.hpp>
+#include <edgepipe/protocol/frame.hpp>
 #include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/protocol/metadata.hpp>
 #include <edgepipe/protocol/request_reader.hpp>
@@ -62,7 +64,8 @@ void for_each_wire_header(protocol::metadata const& m, Write&& write) {
     if (protocol::is_header_name(name) && protocol::is_header_value(value)) write(name, value);
 }
 
-enum class rpc_kind { unary, server_streaming, client_streaming, bidi_streaming };
+// plain: an HTTP route, not an RPC: the body raw and whole, the answer the handler's own.
+enum class rpc_kind { unary, server_streaming, client_streaming, bidi_streaming, plain };
 
 struct request_info {
   std::string method;  // "POST" or "GET"
@@ -97,8 +100,10 @@ class call : public std::enable_shared_from_this<call> {
         kind_{kind},
         options_{&options},
         inbound_signal_{ex},
-        reader_{protocol::wire_format_of(info_.type), info_.request_encoding == protocol::encoding_gzip,
-                options.max_message_bytes},
+        reader_{kind == rpc_kind::plain ? plain_reader(options)
+                                        : protocol::request_reader{protocol::wire_format_of(info_.type),
+                                                                   info_.request_encoding == protocol::encoding_gzip,
+                                                                   options.max_message_bytes}},
         drained_signal_{ex},
         writer_{info_.type, info_.response_encoding, options.compress_min_bytes} {}
 
@@ -204,6 +209,13 @@ class call : public std::enable_shared_from_this<call> {
     if (sink_ != nullptr) send_ending();
   }
 
+  // A plain call's answer, as its handler gave it. Ends the call.
+  void answer(int http_status, protocol::metadata headers, std::string body) {
+    if (finished_) return;
+    plain_answer_ = {http_status, std::move(headers), std::move(body)};
+    finish(status{});
+  }
+
   // Sends the response headers now, before any message (streaming calls; Connect unary
   // sends them with its status).
   void send_headers() {
@@ -216,7 +228,31 @@ class call : public std::enable_shared_from_this<call> {
  private:
   void send_ending() {
     ending_sent_ = true;
+    if (kind_ == rpc_kind::plain) return write_plain_answer(final_status_);
     writer_.finish(*sink_, final_status_, final_details_, final_trailers_, extra_headers_);
+  }
+
+  // A plain body is read as a Connect unary one is, uncompressed: whole, within the body limit.
+  static protocol::request_reader plain_reader(server_options const& o) {
+    return protocol::request_reader{protocol::wire_format::connect_unary, false, o.http1_max_body_bytes};
+  }
+
+  // The handler's answer, or, when the call failed before it answered (a body over the
+  // limit, a handler that threw), the failure's HTTP status with a JSON error.
+  void write_plain_answer(status const& s) {
+    auto& [http, headers, body] = plain_answer_;
+    if (!s.ok()) {
+      http = s == protocol::frame_errors::too_large ? 413 : protocol::connect_http_status(s.code());
+      headers = {{"content-type", "application/json"}};
+      body.clear();
+      protocol::append_connect_error_json(body, s);
+    }
+    headers.insert(headers.end(), extra_headers_.begin(), extra_headers_.end());
+    sink_->start_response(http, std::move(headers), body.empty());
+    if (!body.empty()) {
+      sink_->append_body(body);
+      sink_->end_response(nullptr);
+    }
   }
 
   status fail_request(status s) {
@@ -258,6 +294,11 @@ class call : public std::enable_shared_from_this<call> {
   status final_status_{};
   protocol::error_details final_details_;
   protocol::metadata final_trailers_;
+  struct {
+    int status = 200;
+    protocol::metadata headers;
+    std::string body;
+  } plain_answer_;
 };
 
 }  // namespace edgepipe::transport::detail

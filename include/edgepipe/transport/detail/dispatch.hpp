@@ -83,12 +83,39 @@ inline immediate_response json_error(int http, status const& s, protocol::metada
 // Either an answer now, or a call ready to run `proc`.
 using dispatch_result = std::variant<immediate_response, std::pair<std::shared_ptr<call>, procedure const*>>;
 
+// A plain HTTP route: no content type, protocol or deadline applies, only the method.
+// `path` and `query` view `head.target`.
+inline dispatch_result dispatch_plain(server_state const& server, plain_route const& route, request_head& head,
+                                      std::string_view path, std::string_view query, boost::asio::any_io_executor ex) {
+  protocol::metadata cors;
+  add_cors_headers(server.options, head, cors);
+  procedure const* proc = route.find(head.method);
+  if (proc == nullptr) {
+    immediate_response r{405, std::move(cors), {}, false};
+    r.headers.emplace_back("allow", route.allow());
+    return r;
+  }
+  request_info info;
+  info.method = std::move(head.method);
+  info.path = std::string{path};
+  info.query = std::string{query};
+  info.headers = std::move(head.headers);
+  info.peer = std::move(head.peer);
+  info.http1 = head.http1;
+  auto c = std::make_shared<call>(ex, std::move(info), rpc_kind::plain, server.options);
+  c->response_metadata() = std::move(cors);
+  return std::pair{c, proc};
+}
+
 inline dispatch_result dispatch(server_state const& server, request_head head, boost::asio::any_io_executor ex) {
   server_options const& o = server.options;
   std::string_view const target = head.target;
   std::string_view const path = target.substr(0, target.find('?'));
   std::string_view const query =
       path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view{};
+
+  if (plain_route const* route = server.routes->find_route(path); route != nullptr && server.routes->find(path) == nullptr)
+    return dispatch_plain(server, *route, head, path, query, std::move(ex));
 
   // CORS preflight.
   if (head.method == "OPTIONS") {

@@ -1,9 +1,10 @@
-// An HTTP/1.1 server connection: Connect (unary and streaming) and gRPC-Web, half duplex.
+// An HTTP/1.1 server connection: Connect (unary and streaming), gRPC-Web and plain routes, half duplex.
 //
 // Beast parses each request, with the header limits of the contract (16 KiB; more than
 // 100 fields is 431). The body is read whole (bounded), then the handler runs while this
 // connection writes its response: with Content-Length when it is complete before the
-// first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive.
+// first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive,
+// with its idle limit announced when `keep_alive_timeout` sets one.
 //
 // A streaming response may stay quiet for hours: while one is written the connection
 // also reads, so a client that leaves (end of file, or a reset once TCP keep-alive finds
@@ -34,7 +35,9 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -69,13 +72,17 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(o.max_header_list_bytes));
       parser.body_limit(o.http1_max_body_bytes);
-      stream_.expires_after(o.header_timeout);
+      stream_.expires_after(next_request_timeout());
       between_requests_ = true;
       auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser,
                                                      boost::asio::as_tuple(boost::asio::use_awaitable));
       between_requests_ = false;
       if (ec == http::error::header_limit) {
         co_await refuse(431);
+        co_return;
+      }
+      if (ec == http::error::body_limit) {  // its Content-Length says so already
+        co_await refuse(413);
         co_return;
       }
       if (ec) co_return;
@@ -118,8 +125,9 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
       }
 
       auto d = dispatch(*server_, std::move(head), stream_.get_executor());
+      served_any_ = true;
       if (auto* now = std::get_if<immediate_response>(&d)) {
-        closing_ = now->close_connection || !keep_alive;
+        closing_ = closing_ || now->close_connection || !keep_alive;
         if (!co_await write_immediate(std::move(*now))) co_return;
         continue;
       }
@@ -130,6 +138,7 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
       else rpc->finish(s);
       if (proc != nullptr) spawn_handler(stream_.get_executor(), rpc, *proc);
       if (rpc->kind() == rpc_kind::server_streaming && buffer_.size() == 0) watch_peer(ex);
+      closing_ = closing_ || !keep_alive;
       bool const ok = co_await write_response(ex, *rpc);
       rpc->detach();
       current_ = nullptr;
@@ -138,7 +147,6 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
         if (watching_) close_stream(stream_);  // ends the watch's read, and with it this connection
         co_return;
       }
-      closing_ = closing_ || !keep_alive;
       if (watching_ && !co_await finish_peer_watch()) co_return;
     }
   }
@@ -179,7 +187,7 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
   boost::asio::awaitable<bool> finish_peer_watch() {
     if (closing_) close_stream(stream_);
     between_requests_ = true;
-    next_request_timer_.expires_after(server_->options.header_timeout);
+    next_request_timer_.expires_after(next_request_timeout());
     next_request_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec) close_stream(stream_);
     });
@@ -218,6 +226,24 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
     void consumed(std::size_t) override {}
   };
 
+  // The wait for a request's headers: after a first request, the kept-alive idle limit
+  // bounds it too.
+  [[nodiscard]] std::chrono::milliseconds next_request_timeout() const {
+    auto const& o = server_->options;
+    if (!served_any_ || o.keep_alive_timeout.count() == 0) return o.header_timeout;
+    return std::min<std::chrono::milliseconds>(o.header_timeout, o.keep_alive_timeout);
+  }
+
+  // Whether the connection goes on after this answer: `Connection: close`, or the idle
+  // limit it keeps to, when there is one to announce.
+  void add_connection_headers(protocol::metadata& headers) const {
+    if (closing_) {
+      if (protocol::find_metadata(headers, "connection").empty()) headers.emplace_back("connection", "close");
+    } else if (auto const t = server_->options.keep_alive_timeout; t.count() > 0) {
+      headers.emplace_back("keep-alive", "timeout=" + std::to_string(t.count()));
+    }
+  }
+
   static void append_head(std::string& out, int status, protocol::metadata const& headers) {
     auto const reason = boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status));
     out += "HTTP/1.1 " + std::to_string(status) + " ";
@@ -250,8 +276,8 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
 
   boost::asio::awaitable<bool> write_immediate(immediate_response r) {
     std::string out;
-    if (r.close_connection && protocol::find_metadata(r.headers, "connection").empty())
-      r.headers.emplace_back("connection", "close");
+    closing_ = closing_ || r.close_connection;
+    add_connection_headers(r.headers);
     r.headers.emplace_back("content-length", std::to_string(r.body.size()));
     append_head(out, r.status, r.headers);
     out += "\r\n";
@@ -268,7 +294,7 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
     std::string out;
     bool const whole = ex.ended;  // everything known up front: Content-Length
     protocol::metadata headers = std::move(ex.headers);
-    if (closing_) headers.emplace_back("connection", "close");
+    add_connection_headers(headers);
     if (whole) headers.emplace_back("content-length", std::to_string(ex.body.size()));
     else headers.emplace_back("transfer-encoding", "chunked");
     append_head(out, ex.status, headers);
@@ -305,6 +331,7 @@ class basic_http1_connection : public std::enable_shared_from_this<basic_http1_c
   std::string peer_;
   bool closing_ = false;
   bool between_requests_ = false;
+  bool served_any_ = false;
   // The read that watches the peer during a streaming response.
   bool watching_ = false;
   bool peer_gone_ = false;
