@@ -55,6 +55,12 @@ struct plain_server {
     routes.route("PUT", "/echo", [](http_request) -> asio::awaitable<http_response> {
       co_return make_http_response(204);
     });
+    routes.route("*", "/any", [](http_request req) -> asio::awaitable<http_response> {
+      co_return make_http_response(200, "any " + req.method, "text/plain");
+    });
+    routes.route("GET", "/any", [](http_request) -> asio::awaitable<http_response> {
+      co_return make_http_response(200, "the GET one", "text/plain");
+    });
     routes.unary<edgepipe::test::v1::EchoRequest, edgepipe::test::v1::EchoResponse>(
         "/edgepipe.test.v1.TestService/Echo",
         [](edgepipe::test::v1::EchoRequest const& req,
@@ -181,6 +187,8 @@ TEST_CASE("plain routes over HTTP/1.1 and HTTP/2: exact, prefix, 404, 405, whole
       CHECK(a.head.find("allow: post, put\r\n") != std::string::npos);
       CHECK(curl(version + " -X POST " + s.url("/exact")).status == 405);
       CHECK(curl(version + " -X PUT " + s.url("/echo")).status == 204);
+      CHECK(curl(version + " -X PATCH " + s.url("/any")).body == "any PATCH");
+      CHECK(curl(version + " " + s.url("/any")).body == "the GET one");  // its own method first
 
       // Over HTTP/2 a body this large comes in several DATA frames; over HTTP/1.1 chunked.
       std::string const big = file_of(body_limit);

@@ -48,10 +48,14 @@ struct procedure_options {
 struct plain_route {
   std::vector<std::pair<std::string, procedure>> methods;  // "*": every method
 
+  // The route for `method`, else the one for every method.
   [[nodiscard]] procedure const* find(std::string_view method) const noexcept {
-    for (auto const& [m, p] : methods)
-      if (m == method || m == "*") return &p;
-    return nullptr;
+    procedure const* any = nullptr;
+    for (auto const& [m, p] : methods) {
+      if (m == method) return &p;
+      if (m == "*") any = &p;
+    }
+    return any;
   }
   // The value of `Allow` when no route takes the method.
   [[nodiscard]] std::string allow() const {
@@ -152,6 +156,7 @@ class router {
 
   // The plain routes whose pattern best matches `path` (null when none does).
   [[nodiscard]] plain_route const* find_route(std::string_view path) const {
+    if (exact_routes_.empty() && prefix_routes_.empty()) return nullptr;  // an RPC-only router
     if (auto it = exact_routes_.find(path); it != exact_routes_.end()) return &it->second;
     for (auto const& [prefix, r] : prefix_routes_)
       if (path.starts_with(prefix)) return &r;
