@@ -1,4 +1,5 @@
-// The facts the verification stages establish, in the order the contract runs them.
+// The facts the verification stages establish, in the order the gateway's chain runs
+// them (docs/wire-protocol.md).
 #pragma once
 
 #include <edgepipe/crypto/ed25519.hpp>

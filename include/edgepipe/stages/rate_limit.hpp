@@ -27,7 +27,7 @@ struct rate_limit_stage {
   Limiter* limiter;
   Clock const* clock;
 
-  result<rate_permitted> operator()(auto const& ctx) const {
+  result<rate_permitted> operator()(auto const& ctx) const noexcept {
     rate_decision const d =
         limiter->acquire(get<envelope>(ctx).device_session_id, get<session>(ctx).user_id, clock->now_ms());
     if (!d.allowed) return status{code::resource_exhausted, "rate_limited"}.with_retry_after(d.retry_after_ms);

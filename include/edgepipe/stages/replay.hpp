@@ -80,7 +80,7 @@ struct replay_stage {
   }
 
   template <class Context>
-  boost::asio::awaitable<result<replay_reserved>> operator()(Context ctx) const
+  boost::asio::awaitable<result<replay_reserved>> operator()(Context ctx) const noexcept
     requires is_asio_awaitable<call_type>
   {
     auto const& e = get<envelope>(ctx);

@@ -75,12 +75,21 @@ class route_table {
 
 inline constexpr status route_not_found{code::not_found, "route_not_found"};
 
-// Requires every earlier fact of the contract's chain; adds response (unsigned: the
-// response signer, an around stage, signs it). No route: not_found · route_not_found.
-template <command_handler Handler>
-struct routing_stage {
+// The facts that make a request safe to execute: signed by its session's key, fresh,
+// not a replay, within its rate. The routing stage requires them by default, though it
+// reads none of them, so no chain can run a command before they are established.
+using verified_request = facts<signature_verified, fresh, replay_reserved, rate_permitted>;
+
+// Reads the envelope and the session; adds response (unsigned: the response signer, an
+// around stage, signs it). No route: not_found · route_not_found. `Gate`: what must hold
+// before any command runs (a chain of other stages names its own, or facts<> for none).
+template <command_handler Handler, class Gate = verified_request>
+struct routing_stage;
+
+template <command_handler Handler, class... Gate>
+struct routing_stage<Handler, facts<Gate...>> {
   using stage_concept = stage_tag;
-  using requires_facts = facts<envelope, session, signature_verified, fresh, replay_reserved, rate_permitted>;
+  using requires_facts = facts<envelope, session, Gate...>;
   using provides_fact = response;
   static constexpr std::string_view name = "routing";
 
@@ -94,7 +103,7 @@ struct routing_stage {
             e.tracestate};
   }
 
-  result<response> operator()(auto const& ctx) const
+  result<response> operator()(auto const& ctx) const noexcept
     requires(!is_asio_awaitable<call_type>)
   {
     Handler* handler = routes->find(get<envelope>(ctx).message_type);
@@ -103,7 +112,7 @@ struct routing_stage {
   }
 
   template <class Context>
-  boost::asio::awaitable<result<response>> operator()(Context ctx) const
+  boost::asio::awaitable<result<response>> operator()(Context ctx) const noexcept
     requires is_asio_awaitable<call_type>
   {
     Handler* handler = routes->find(get<envelope>(ctx).message_type);

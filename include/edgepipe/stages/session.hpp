@@ -95,7 +95,7 @@ struct session_stage {
     else return s.find(id);
   }
 
-  result<session> operator()(auto const& ctx) const
+  result<session> operator()(auto const& ctx) const noexcept
     requires(!is_asio_awaitable<call_type>)
   {
     auto const& e = get<envelope>(ctx);
@@ -103,7 +103,7 @@ struct session_stage {
   }
 
   template <class Context>
-  boost::asio::awaitable<result<session>> operator()(Context ctx) const
+  boost::asio::awaitable<result<session>> operator()(Context ctx) const noexcept
     requires is_asio_awaitable<call_type>
   {
     auto const& e = get<envelope>(ctx);

@@ -1,4 +1,4 @@
-// The server's limits and policies, with the defaults the contract requires.
+// The server's limits and policies, with the defaults docs/wire-protocol.md gives.
 #pragma once
 
 #include <chrono>

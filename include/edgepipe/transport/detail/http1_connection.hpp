@@ -1,6 +1,6 @@
 // An HTTP/1.1 server connection: Connect (unary and streaming), gRPC-Web and plain routes, half duplex.
 //
-// Beast parses each request, with the header limits of the contract (16 KiB; more than
+// Beast parses each request, with the header limits of the wire protocol (16 KiB; more than
 // 100 fields is 431). The body is read whole (bounded), then the handler runs while this
 // connection writes its response: with Content-Length when it is complete before the
 // first byte goes out (unary), chunked and flushed per message otherwise. Keep-alive,
