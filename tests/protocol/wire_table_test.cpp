@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <list>
 #include <map>
 #include <string>
 #include <string_view>
@@ -243,10 +244,13 @@ TEST_CASE("gRPC-Web: the status in a trailers frame; text is base64", "[protocol
 }
 
 TEST_CASE("request headers: timeouts and the Connect version, per protocol", "[protocol][wire]") {
-  auto read = [](wire_format f, std::map<std::string, std::string> h) {
-    return read_request_headers(f, [&](std::string_view name) -> std::string_view {
-      auto it = h.find(std::string{name});
-      return it == h.end() ? std::string_view{} : std::string_view{it->second};
+  // The answer holds views of the request's headers: each request is kept for the test.
+  std::list<std::map<std::string, std::string>> requests;
+  auto read = [&](wire_format f, std::map<std::string, std::string> h) {
+    auto const& kept = requests.emplace_back(std::move(h));
+    return read_request_headers(f, [&kept](std::string_view name) -> std::string_view {
+      auto it = kept.find(std::string{name});
+      return it == kept.end() ? std::string_view{} : std::string_view{it->second};
     });
   };
   SECTION("each format names its own encoding headers") {
