@@ -3,7 +3,7 @@
 // sessions answer and as a commands answer. Nothing crashes, no body beyond the limit is
 // kept, interim answers are skipped, and each answer maps to the status the backend API
 // defines for it (result codes checked).
-#include "../reference/gateway/backend.hpp"
+#include <edgepipe/kit/backend_api.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -12,7 +12,7 @@
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
-  namespace ref = edgepipe::reference;
+  namespace ref = edgepipe::kit;
   if (size < 1) return 0;
   std::size_t const piece = data[0] == 0 ? size : data[0];
   std::string_view const wire{reinterpret_cast<char const*>(data) + 1, size - 1};

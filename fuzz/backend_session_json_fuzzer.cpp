@@ -2,7 +2,7 @@
 // the gateway's session source parses
 // it and the session stage judges it: never a crash, and only a well-formed active answer
 // for the requested id becomes a session.
-#include "../reference/gateway/backend.hpp"
+#include <edgepipe/kit/backend_api.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -11,7 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   std::string_view const body{reinterpret_cast<char const*>(data), size};
-  auto const answer = edgepipe::reference::parse_session_body(body);
+  auto const answer = edgepipe::kit::parse_session_body(body);
   using o = edgepipe::stages::session_answer::outcome;
   FUZZ_CHECK(answer.kind == o::found || answer.kind == o::malformed);
   auto const decided = edgepipe::stages::decide_session(answer.device_session_id, answer);

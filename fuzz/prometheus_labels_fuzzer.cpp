@@ -1,6 +1,6 @@
 // Prometheus label escaping: any bytes become a label value that reads back as the same bytes
 // and never ends the quoted value early or breaks the line.
-#include "../reference/common/metrics.hpp"
+#include <edgepipe/kit/metrics_registry.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
   std::string_view const value{reinterpret_cast<char const*>(data), size};
   std::string escaped;
-  edgepipe::reference::append_label_value(escaped, value);
+  edgepipe::kit::append_label_value(escaped, value);
   FUZZ_CHECK(escaped.find('\n') == std::string::npos);
   // Unescape as a Prometheus parser does; an unescaped quote would end the value.
   std::string back;

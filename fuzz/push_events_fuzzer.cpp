@@ -5,7 +5,7 @@
 // transport backlog past its byte bound; session_revoked when invalidated), holds exactly
 // the events and bytes the model says, and no event reaches a subscription of another
 // user or device session.
-#include "../reference/gateway/push_events.hpp"
+#include <edgepipe/kit/push_event_decoder.hpp>
 
 #include "fuzz_check.hpp"
 
@@ -54,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   for (auto& s : subs) hub.add(s);
   std::array<expected, 4> model{};
 
-  edgepipe::reference::metrics metrics;
-  edgepipe::reference::push_event_decoder decoder;
+  edgepipe::kit::metrics_registry metrics;
+  edgepipe::kit::push_event_decoder decoder;
   std::size_t const piece = data[0] == 0 ? size : data[0];
   std::string_view const wire{reinterpret_cast<char const*>(data) + 1, size - 1};
   auto on_event = [&](edgepipe::push::v1::PushEvent const& e) {
@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         else m = {m.queued + 1, m.bytes + bytes, false, {}};
       }
     }
-    FUZZ_CHECK(edgepipe::reference::dispatch_push_event(e, hub, &metrics) == predicted);
+    FUZZ_CHECK(edgepipe::kit::dispatch_push_event(e, hub, &metrics) == predicted);
   };
   for (std::size_t at = 0; at < wire.size(); at += piece)
     if (!decoder.feed(wire.substr(at, piece), on_event).ok()) break;  // the stream would be reopened

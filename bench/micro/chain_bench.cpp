@@ -28,15 +28,21 @@ struct fixture {
   contract_world::world w;
   replay_store replay{w.clock, 1 << 20};
   edgepipe::stores::session_and_user_limiter limiter{{1'000'000, 1'000'000}, {1'000'000, 1'000'000}, 1024};
-  st::envelope_stage<request> envelope{};
-  st::session_stage<contract_world::fixed_sessions> session{&w.sessions};
-  st::payload_hash_stage payload_hash{};
-  st::signature_stage signature{};
-  st::freshness_stage<clock_type> freshness{&w.clock, 60'000};
-  st::replay_stage<replay_store> replay_check{&replay, 120'000};
-  st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, clock_type> rate_limit{&limiter, &w.clock};
-  st::response_signer_stage<clock_type> signer{&w.gateway_key, &w.clock};
-  st::routing_stage<contract_world::counting_handler> routing{&w.routes};
+  // The contract's chain, built as the gateway builds it; the hand-written code calls its stages.
+  using chain_type = edgepipe::kit::execute_chain<request, contract_world::fixed_sessions, replay_store,
+                                                  edgepipe::stores::session_and_user_limiter, clock_type,
+                                                  contract_world::counting_handler>;
+  chain_type const contract = edgepipe::kit::make_execute_chain<request>(
+      edgepipe::kit::contract_parts{&w.sessions, &replay, &limiter, &w.clock}, w.gateway_key, w.routes);
+  auto const& envelope() const { return contract.get<0>(); }
+  auto const& session() const { return contract.get<1>(); }
+  auto const& payload_hash() const { return contract.get<2>(); }
+  auto const& signature() const { return contract.get<3>(); }
+  auto const& freshness() const { return contract.get<4>(); }
+  auto const& replay_check() const { return contract.get<5>(); }
+  auto const& rate_limit() const { return contract.get<6>(); }
+  auto const& signer() const { return contract.get<7>(); }
+  auto const& routing() const { return contract.get<8>(); }
 
   // Signed before timing; a run that uses them all starts over with empty stores.
   std::vector<request> pool;
@@ -61,10 +67,7 @@ struct fixture {
     return pool[next++];
   }
 
-  auto chain() const {
-    return edgepipe::make_chain<st::received<request>>(envelope, session, payload_hash, signature, freshness,
-                                                       replay_check, rate_limit, signer, routing);
-  }
+  chain_type const& chain() const { return contract; }
 };
 
 // The facts of one request, as hand-written code would keep them: one optional each,
@@ -88,20 +91,20 @@ edgepipe::result<st::response> hand_written(fixture const& f, request const& r) 
   fact_storage s;
   keep(s, st::received<request>{&r});
   hand_context const c{s};
-  auto e = f.envelope(c);
+  auto e = f.envelope()(c);
   if (!e) return e.error();
   keep(s, *e);
-  auto session = f.session(c);
+  auto session = f.session()(c);
   if (!session) return session.error();
   keep(s, std::move(*session));
-  if (auto x = f.payload_hash(c); !x) return x.error();
-  if (auto x = f.signature(c); !x) return x.error();
-  if (auto x = f.freshness(c); !x) return x.error();
-  if (auto x = f.replay_check(c); !x) return x.error();
-  if (auto x = f.rate_limit(c); !x) return x.error();
-  auto armed = f.signer(c);
-  edgepipe::result<st::response> out = f.routing(c);
-  f.signer.leave(c, *armed, out);
+  if (auto x = f.payload_hash()(c); !x) return x.error();
+  if (auto x = f.signature()(c); !x) return x.error();
+  if (auto x = f.freshness()(c); !x) return x.error();
+  if (auto x = f.replay_check()(c); !x) return x.error();
+  if (auto x = f.rate_limit()(c); !x) return x.error();
+  auto armed = f.signer()(c);
+  edgepipe::result<st::response> out = f.routing()(c);
+  f.signer().leave(c, *armed, out);
   return out;
 }
 
@@ -112,7 +115,7 @@ void report_allocations(benchmark::State& state, std::uint64_t before) {
 
 void contract_chain(benchmark::State& state) {
   fixture f;
-  auto const chain = f.chain();
+  auto const& chain = f.chain();
   auto const before = bench::allocations.load();
   for (auto _ : state) {
     auto out = chain.run(st::received<request>{&f.take(state)});
@@ -147,7 +150,7 @@ struct discarding_sink {
 
 void contract_chain_tracing(benchmark::State& state) {
   fixture f;
-  auto const chain = f.chain();
+  auto const& chain = f.chain();
   discarding_sink sink;
   auto const call = edgepipe::trace::call_span::begin("");
   edgepipe::trace::tracing_observer<discarding_sink> observer{state.range(0) ? &sink : nullptr, call.trace, call.id, 1};
@@ -168,8 +171,8 @@ BENCHMARK(contract_chain_tracing)->Arg(0)->Arg(1);
 fact_storage facts_for(fixture const& f, request const& r) {
   fact_storage s;
   keep(s, st::received<request>{&r});
-  keep(s, *f.envelope(hand_context{s}));
-  keep(s, *f.session(hand_context{s}));
+  keep(s, *f.envelope()(hand_context{s}));
+  keep(s, *f.session()(hand_context{s}));
   return s;
 }
 
@@ -180,29 +183,29 @@ void stage_envelope(benchmark::State& state) {
   fact_storage s;
   keep(s, st::received<request>{&r});
   hand_context const c{s};
-  for (auto _ : state) benchmark::DoNotOptimize(f.envelope(c));
+  for (auto _ : state) benchmark::DoNotOptimize(f.envelope()(c));
   report_allocations(state, before);
 }
 BENCHMARK(stage_envelope);
 
-template <class Stage, class F>
+template <class F>
 void cheap_stage(benchmark::State& state, F pick) {
   fixture f;
   request const r = f.w.valid();
   fact_storage s = facts_for(f, r);
   hand_context const c{s};
-  Stage const& stage = pick(f);
+  auto const& stage = pick(f);
   auto const before = bench::allocations.load();
   for (auto _ : state) benchmark::DoNotOptimize(stage(c));
   report_allocations(state, before);
 }
 
-void stage_session(benchmark::State& s) { cheap_stage<decltype(fixture::session)>(s, [](fixture& f) -> auto& { return f.session; }); }
-void stage_payload_hash(benchmark::State& s) { cheap_stage<decltype(fixture::payload_hash)>(s, [](fixture& f) -> auto& { return f.payload_hash; }); }
-void stage_signature(benchmark::State& s) { cheap_stage<decltype(fixture::signature)>(s, [](fixture& f) -> auto& { return f.signature; }); }
-void stage_freshness(benchmark::State& s) { cheap_stage<decltype(fixture::freshness)>(s, [](fixture& f) -> auto& { return f.freshness; }); }
-void stage_rate_limit(benchmark::State& s) { cheap_stage<decltype(fixture::rate_limit)>(s, [](fixture& f) -> auto& { return f.rate_limit; }); }
-void stage_routing(benchmark::State& s) { cheap_stage<decltype(fixture::routing)>(s, [](fixture& f) -> auto& { return f.routing; }); }
+void stage_session(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.session(); }); }
+void stage_payload_hash(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.payload_hash(); }); }
+void stage_signature(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.signature(); }); }
+void stage_freshness(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.freshness(); }); }
+void stage_rate_limit(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.rate_limit(); }); }
+void stage_routing(benchmark::State& s) { cheap_stage(s, [](fixture& f) -> auto const& { return f.routing(); }); }
 BENCHMARK(stage_session);
 BENCHMARK(stage_payload_hash);
 BENCHMARK(stage_signature);
@@ -219,7 +222,7 @@ void stage_replay_memory(benchmark::State& state) {
   auto const before = bench::allocations.load();
   for (auto _ : state) {
     f.take(state);  // empties the store when the pool starts over
-    benchmark::DoNotOptimize(f.replay_check(hand_context{contexts[i]}));
+    benchmark::DoNotOptimize(f.replay_check()(hand_context{contexts[i]}));
     i = (i + 1) % contexts.size();
   }
   report_allocations(state, before);
@@ -235,7 +238,7 @@ void stage_response_signer(benchmark::State& state) {
   auto const before = bench::allocations.load();
   for (auto _ : state) {
     edgepipe::result<st::response> out = st::response{"ok", "payload", {}, 0, {}, {}};
-    f.signer.leave(c, armed, out);
+    f.signer().leave(c, armed, out);
     benchmark::DoNotOptimize(out);
   }
   report_allocations(state, before);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <edgepipe/protocol/json_text.hpp>
+#include <edgepipe/status.hpp>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +29,19 @@ class request_log {
   }
 
   [[nodiscard]] bool enabled(spdlog::level::level_enum level) const { return logger_->should_log(level); }
+
+  // The end of one edge call (the kit's call log): rejections at info, the rest at debug.
+  void call_finished(std::string_view procedure, status const& outcome, std::string_view request_id,
+                     std::string_view trace_id) const {
+    if (outcome.code() == code::canceled)  // the client left: normal for a stream
+      write(spdlog::level::debug, "call canceled", {{"procedure", procedure}, {"request_id", request_id}, {"trace_id", trace_id}});
+    else if (outcome.ok())
+      write(spdlog::level::debug, "call ok", {{"procedure", procedure}, {"request_id", request_id}, {"trace_id", trace_id}});
+    else
+      write(spdlog::level::info, "call rejected",
+            {{"procedure", procedure}, {"code", to_string(outcome.code())}, {"reason", outcome.reason()},
+             {"request_id", request_id}, {"trace_id", trace_id}});
+  }
 
   void write(spdlog::level::level_enum level, std::string_view message, std::initializer_list<field> fields) const {
     if (!logger_->should_log(level)) return;

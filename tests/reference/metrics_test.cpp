@@ -1,14 +1,14 @@
-#include "../../reference/common/metrics.hpp"
+#include <edgepipe/kit/metrics_registry.hpp>
 
 #include <catch2/catch.hpp>
 
-using edgepipe::reference::metrics;
+using metrics = edgepipe::kit::metrics_registry;
 
 TEST_CASE("label values are escaped as the Prometheus text format requires", "[reference][metrics]") {
   std::string out;
-  edgepipe::reference::append_label_value(out, "a\\b\"c\nd");
+  edgepipe::kit::append_label_value(out, "a\\b\"c\nd");
   CHECK(out == "a\\\\b\\\"c\\nd");
-  CHECK(edgepipe::reference::label_text({{"reason", "x\"y"}, {"stage", "s"}}) == "{reason=\"x\\\"y\",stage=\"s\"}");
+  CHECK(edgepipe::kit::label_text({{"reason", "x\"y"}, {"stage", "s"}}) == "{reason=\"x\\\"y\",stage=\"s\"}");
 }
 
 TEST_CASE("counters, gauges and cumulative histograms in text format", "[reference][metrics]") {

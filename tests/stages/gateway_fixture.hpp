@@ -1,20 +1,14 @@
-// The gateway's chain, stages in their order, over fake adapters, for the stage tests: a session
+// The contract's chain (edgepipe/kit/contract_chain.hpp) over fake adapters, for the stage tests: a session
 // source that answers from a table, a counting route handler, a recording observer.
 #pragma once
 
 #include <edgepipe/clock.hpp>
 #include <edgepipe/crypto/sha256.hpp>
 #include <edgepipe/crypto/signer.hpp>
-#include <edgepipe/pipeline/chain.hpp>
-#include <edgepipe/stages/envelope.hpp>
-#include <edgepipe/stages/freshness.hpp>
-#include <edgepipe/stages/payload_hash.hpp>
-#include <edgepipe/stages/rate_limit.hpp>
-#include <edgepipe/stages/replay.hpp>
-#include <edgepipe/stages/response_signer.hpp>
+#include <edgepipe/kit/contract_chain.hpp>
+#include <edgepipe/stages/replay_store.hpp>
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
-#include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
 #include <edgepipe/stores/session_and_user_limiter.hpp>
 
@@ -149,13 +143,8 @@ struct gateway {
   }
 
   auto chain(std::size_t max_payload = 1024 * 1024) {
-    return edgepipe::make_chain<st::received<request>>(
-        st::envelope_stage<request>{{max_payload, {}}}, st::session_stage<table_session_source>{&sessions},
-        st::payload_hash_stage{}, st::signature_stage{}, st::freshness_stage<edgepipe::manual_clock>{&clock, 60'000},
-        st::replay_stage<ReplayStore>{&replay, 120'000},
-        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
-        st::response_signer_stage<edgepipe::manual_clock>{&gateway_key, &clock},
-        st::routing_stage<counting_handler>{&routes});
+    edgepipe::kit::contract_parts const parts{&sessions, &replay, &limiter, &clock, {max_payload, 60'000}};
+    return edgepipe::kit::make_execute_chain<request>(parts, gateway_key, routes);
   }
 
   // A valid, signed request from dev-1.

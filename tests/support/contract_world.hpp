@@ -1,4 +1,4 @@
-// The contract's chain with every adapter synchronous and deterministic: a fixed device
+// The contract's chain (edgepipe/kit/contract_chain.hpp) with every adapter synchronous and deterministic: a fixed device
 // key and session, a fixed clock, the in-process replay store and a counting handler.
 // Shared by the chain fuzzer, the tool that writes its seed corpus, and the benchmarks.
 #pragma once
@@ -6,16 +6,9 @@
 #include <edgepipe/clock.hpp>
 #include <edgepipe/crypto/sha256.hpp>
 #include <edgepipe/crypto/signer.hpp>
-#include <edgepipe/pipeline/chain.hpp>
-#include <edgepipe/stages/envelope.hpp>
-#include <edgepipe/stages/freshness.hpp>
-#include <edgepipe/stages/payload_hash.hpp>
-#include <edgepipe/stages/rate_limit.hpp>
-#include <edgepipe/stages/replay.hpp>
-#include <edgepipe/stages/response_signer.hpp>
+#include <edgepipe/kit/contract_chain.hpp>
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
-#include <edgepipe/stages/signature.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
 #include <edgepipe/stores/session_and_user_limiter.hpp>
 
@@ -66,13 +59,8 @@ struct world {
   world() { routes.add("user", backend); }
 
   auto chain() {
-    return edgepipe::make_chain<st::received<request>>(
-        st::envelope_stage<request>{}, st::session_stage<fixed_sessions>{&sessions}, st::payload_hash_stage{},
-        st::signature_stage{}, st::freshness_stage<edgepipe::manual_clock>{&clock, 60'000},
-        st::replay_stage<edgepipe::stores::memory_replay_store<edgepipe::manual_clock>>{&replay, 120'000},
-        st::rate_limit_stage<edgepipe::stores::session_and_user_limiter, edgepipe::manual_clock>{&limiter, &clock},
-        st::response_signer_stage<edgepipe::manual_clock>{&gateway_key, &clock},
-        st::routing_stage<counting_handler>{&routes});
+    return edgepipe::kit::make_execute_chain<request>(edgepipe::kit::contract_parts{&sessions, &replay, &limiter, &clock},
+                                                      gateway_key, routes);
   }
 
   // A request that passes every stage.

@@ -216,10 +216,13 @@ class hub {
     return n;
   }
 
+  // Ends every live subscription with `draining`; the program stops adding new ones.
   void drain() {
+    draining_ = true;
     for (auto& [user, subs] : by_user_)
       for (subscription* s : subs) s->end(draining);
   }
+  [[nodiscard]] bool is_draining() const noexcept { return draining_; }
 
   [[nodiscard]] std::size_t size() const noexcept {
     std::size_t n = 0;
@@ -239,6 +242,8 @@ class hub {
   }
 
   std::unordered_map<std::string, std::vector<subscription*>> by_user_;
+
+  bool draining_ = false;
 };
 
 }  // namespace edgepipe::push

@@ -1,5 +1,5 @@
-// Counters, gauges and histograms with labels, written in the Prometheus text format
-// (0.0.4). Single-threaded: one registry per event loop.
+// The metrics registry: counters, gauges and histograms with labels, written in the
+// Prometheus text format (0.0.4). Single-threaded: one registry per event loop.
 #pragma once
 
 #include <array>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace edgepipe::reference {
+namespace edgepipe::kit {
 
 // A label value as the text format wants it: backslash, double quote and newline escaped.
 inline void append_label_value(std::string& out, std::string_view value) {
@@ -47,7 +47,7 @@ inline std::string number_text(double v) {
   return ec == std::errc{} ? std::string{buf, end} : std::string{"NaN"};
 }
 
-class metrics {
+class metrics_registry {
  public:
   static constexpr std::array<double, 12> duration_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                            0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -109,4 +109,4 @@ class metrics {
   std::map<std::string, std::map<std::string, histogram>> histograms_;
 };
 
-}  // namespace edgepipe::reference
+}  // namespace edgepipe::kit

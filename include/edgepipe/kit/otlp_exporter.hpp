@@ -8,10 +8,9 @@
 // are retried with backoff, then the batch is dropped and counted.
 #pragma once
 
-#include "../common/http_client.hpp"
-#include "../common/metrics.hpp"
-
+#include <edgepipe/kit/metrics_registry.hpp>
 #include <edgepipe/trace/span.hpp>
+#include <edgepipe/transport/http_client.hpp>
 
 #include "otlp_trace.pb.h"
 
@@ -29,7 +28,10 @@
 #include <string>
 #include <vector>
 
-namespace edgepipe::reference {
+namespace edgepipe::kit {
+
+using transport::http_client;
+using transport::http_endpoint;
 
 struct otlp_exporter_options {
   std::size_t max_queued_spans = 8192;
@@ -41,7 +43,7 @@ struct otlp_exporter_options {
 
 class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
  public:
-  otlp_exporter(boost::asio::any_io_executor ex, http_endpoint collector, metrics* m, otlp_exporter_options o = {})
+  otlp_exporter(boost::asio::any_io_executor ex, http_endpoint collector, metrics_registry* m, otlp_exporter_options o = {})
       : client_{ex, std::move(collector), {.max_connections = 1, .max_response_bytes = 64 * 1024}},
         timer_{ex},
         metrics_{m},
@@ -146,11 +148,11 @@ class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
 
   http_client client_;
   boost::asio::steady_timer timer_;
-  metrics* metrics_;
+  metrics_registry* metrics_;
   otlp_exporter_options options_;
   std::deque<trace::span_record> queue_;
   bool exporting_ = false;
   bool stopped_ = false;
 };
 
-}  // namespace edgepipe::reference
+}  // namespace edgepipe::kit

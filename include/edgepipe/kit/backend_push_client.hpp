@@ -1,4 +1,4 @@
-// The push adapter: one gRPC stream, edgepipe.push.v1.Push/SubscribePush, on the
+// The backend push client: one gRPC stream, edgepipe.push.v1.Push/SubscribePush, on the
 // library's h2c client (to EDGEPIPE_BACKEND_PUSH_ADDR). Each PushEvent goes to `on_event`.
 //
 // The stream counts as open once the backend has sent its SETTINGS and the response
@@ -11,10 +11,10 @@
 // open for 30 s, so a backend that accepts and fails at once is not called in a loop.
 #pragma once
 
-#include "../common/http_client.hpp"
-#include "push_events.hpp"
-
+#include <edgepipe/kit/log_function.hpp>
+#include <edgepipe/kit/push_event_decoder.hpp>
 #include <edgepipe/transport/h2c_client.hpp>
+#include <edgepipe/transport/http_client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -22,8 +22,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -35,15 +33,17 @@
 #include <string>
 #include <string_view>
 
-namespace edgepipe::reference {
+namespace edgepipe::kit {
 
-class push_client : public std::enable_shared_from_this<push_client> {
+// Owned by a shared_ptr: the stream's coroutine keeps it alive until stop() ends it.
+class backend_push_client : public std::enable_shared_from_this<backend_push_client> {
  public:
   using event_handler = std::function<void(edgepipe::push::v1::PushEvent const&)>;
 
-  push_client(boost::asio::any_io_executor ex, http_endpoint backend, std::string gateway_id, event_handler on_event)
+  backend_push_client(boost::asio::any_io_executor ex, transport::http_endpoint backend, std::string gateway_id,
+                      event_handler on_event, log_function log = {})
       : executor_{std::move(ex)}, backend_{std::move(backend)}, gateway_id_{std::move(gateway_id)},
-        on_event_{std::move(on_event)}, backoff_timer_{executor_}, handshake_timer_{executor_} {}
+        on_event_{std::move(on_event)}, log_{std::move(log)}, backoff_timer_{executor_}, handshake_timer_{executor_} {}
 
   void start() {
     boost::asio::co_spawn(executor_, [self = shared_from_this()] { return self->run(); }, boost::asio::detached);
@@ -83,7 +83,9 @@ class push_client : public std::enable_shared_from_this<push_client> {
       if (stopped_) break;
       if (a.open_for >= stable_after) backoff = backoff_min;
       auto const wait = std::chrono::milliseconds{std::llround(static_cast<double>(backoff.count()) * jitter(rng))};
-      spdlog::warn("push stream closed ({}); reopening in {} ms", a.ended_by, wait.count());
+      if (log_)
+        log_(log_level::warning, "push stream closed (" + std::string{a.ended_by} + "); reopening in " +
+                                     std::to_string(wait.count()) + " ms");
       backoff_timer_.expires_after(wait);
       (void)co_await backoff_timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       backoff = std::min(backoff * 2, backoff_max);
@@ -112,12 +114,12 @@ class push_client : public std::enable_shared_from_this<push_client> {
     auto on_message = [&](std::string_view m) {
       std::size_t const skipped = decoder.skipped();
       decoder.message(m, on_event_);
-      if (decoder.skipped() != skipped) spdlog::warn("push stream: a message is not a PushEvent; ignored");
+      if (decoder.skipped() != skipped && log_) log_(log_level::warning, "push stream: a message is not a PushEvent; ignored");
       return status{};
     };
     std::optional<clock::time_point> opened_at;
     auto on_open = [&] {
-      spdlog::info("push stream open");
+      if (log_) log_(log_level::info, "push stream open");
       open_ = true;
       opened_at = clock::now();
       handshake_timer_.cancel();
@@ -160,9 +162,10 @@ class push_client : public std::enable_shared_from_this<push_client> {
   }
 
   boost::asio::any_io_executor executor_;
-  http_endpoint backend_;
+  transport::http_endpoint backend_;
   std::string gateway_id_;
   event_handler on_event_;
+  log_function log_;
   boost::asio::steady_timer backoff_timer_;
   boost::asio::steady_timer handshake_timer_;
   std::shared_ptr<transport::h2c_client> client_;
@@ -170,4 +173,4 @@ class push_client : public std::enable_shared_from_this<push_client> {
   bool stopped_ = false;
 };
 
-}  // namespace edgepipe::reference
+}  // namespace edgepipe::kit

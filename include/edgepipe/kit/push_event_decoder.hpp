@@ -1,8 +1,8 @@
 // The backend's push stream as data: gRPC frames of PushEvent in, hub deliveries out.
-// Kept apart from the socket (push_client.hpp) so the fuzzer reaches all of it.
+// Kept apart from the socket (backend_push_client.hpp) so the fuzzer reaches all of it.
 #pragma once
 
-#include "../common/metrics.hpp"
+#include <edgepipe/kit/metrics_registry.hpp>
 
 #include <edgepipe/protocol/frame.hpp>
 #include <edgepipe/push/hub.hpp>
@@ -14,7 +14,7 @@
 #include <memory>
 #include <string_view>
 
-namespace edgepipe::reference {
+namespace edgepipe::kit {
 
 // Splits the stream into PushEvents. A message that does not parse as one is skipped
 // (counted); a broken frame is an error, and the caller reopens the stream.
@@ -52,7 +52,7 @@ class push_event_decoder {
 // One event to the hub: a client event goes to the user's matching subscriptions, an
 // invalidation ends them. Counted in edgepipe_push_events_total{kind,result}. Returns how
 // many subscriptions it reached.
-inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, push::hub& hub, metrics* m) {
+inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, push::hub& hub, metrics_registry* m) {
   char const* kind = nullptr;
   std::size_t reached = 0;
   if (e.has_client_event()) {
@@ -72,4 +72,4 @@ inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, p
   return reached;
 }
 
-}  // namespace edgepipe::reference
+}  // namespace edgepipe::kit

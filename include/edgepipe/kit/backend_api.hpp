@@ -1,14 +1,14 @@
-// The backend REST adapters (docs/wire-protocol.md, "backend API"): the session source the session stage
-// asks, and the command handler routing sends commands to.
+// The backend REST API's adapters (docs/wire-protocol.md, "Backend API"): the session
+// source the session stage asks, and the command handler routing sends commands to, over
+// the library's pooled HTTP/1.1 client.
 #pragma once
 
-#include "../common/http_client.hpp"
-#include "../common/metrics.hpp"
-#include "tracing.hpp"
-
+#include <edgepipe/kit/metrics_registry.hpp>
 #include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/stages/routing.hpp>
 #include <edgepipe/stages/session.hpp>
+#include <edgepipe/trace/client_span.hpp>
+#include <edgepipe/transport/http_client.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -18,10 +18,16 @@
 #include <string>
 #include <string_view>
 
-namespace edgepipe::reference {
+namespace edgepipe::kit {
+
+using transport::encode_path_segment;
+using transport::http_client;
+using transport::http_retry;
+using trace::client_span;
+using trace::span_recorder;
 
 // edgepipe_backend_requests_total{endpoint,code}: the HTTP status, or "error".
-inline void count_backend_call(metrics* m, char const* endpoint, http_client::outcome const& r) {
+inline void count_backend_call(metrics_registry* m, char const* endpoint, http_client::outcome const& r) {
   if (m == nullptr) return;
   m->add("edgepipe_backend_requests_total",
          {{"endpoint", endpoint},
@@ -75,7 +81,7 @@ inline stages::session_answer session_answer_of(http_client::outcome const& r) {
 // GET {backend}/api/v1/internal/sessions/{device_session_id}
 class backend_sessions {
  public:
-  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr,
+  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
                    span_recorder const* tracing = nullptr)
       : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
@@ -101,7 +107,7 @@ class backend_sessions {
  private:
   http_client* client_;
   std::chrono::milliseconds timeout_;
-  metrics* metrics_;
+  metrics_registry* metrics_;
   span_recorder const* tracing_;
 };
 
@@ -146,7 +152,7 @@ inline result<stages::response> command_result_of(http_client::outcome& r) {
 // POST {backend}/api/v1/internal/commands/{message_type}
 class backend_commands {
  public:
-  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics* m = nullptr,
+  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
                    span_recorder const* tracing = nullptr)
       : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
@@ -176,8 +182,8 @@ class backend_commands {
  private:
   http_client* client_;
   std::chrono::milliseconds timeout_;
-  metrics* metrics_;
+  metrics_registry* metrics_;
   span_recorder const* tracing_;
 };
 
-}  // namespace edgepipe::reference
+}  // namespace edgepipe::kit
