@@ -17,6 +17,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::kit {
 
