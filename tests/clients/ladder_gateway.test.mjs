@@ -83,7 +83,10 @@ describe("ExecuteCommand", () => {
     const err = await call(plain(bad)).then(() => assert.fail("expected an error"), (e) => e);
     assert.equal(err.code, grpc.status.UNAUTHENTICATED);
     assert.match(err.details, /^signature_invalid/);
-    assert.ok(gateway.log.some((l) => /rejected edgepipe\.gateway\.v1\.EdgeGateway\/ExecuteCommand .*signature_invalid/.test(l)));
+    // Its log line, once the pipe has carried it here.
+    const logged = () => gateway.log.some((l) => /rejected edgepipe\.gateway\.v1\.EdgeGateway\/ExecuteCommand .*signature_invalid/.test(l));
+    for (let i = 0; i < 50 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(logged(), `a log line names the rejection: ${gateway.log.join("\n")}`);
   });
 
   test("an unknown session is unauthenticated · session_not_found", async () => {
