@@ -89,7 +89,8 @@ struct parse_stage {
 };
 
 // The asynchronous stage: connect, send the token, read the user. I/O failures are values
-// too: a directory that cannot be reached is `unavailable`, which a client may retry.
+// too: a directory that cannot be reached is `unavailable`, which a client may retry. (A
+// production stage would also bound the wait, with a timer or the call's deadline.)
 struct token_lookup_stage {
   using stage_concept = edgepipe::stage_tag;
   using requires_facts = facts<parsed>;

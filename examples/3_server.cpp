@@ -14,6 +14,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -75,16 +77,15 @@ int main(int argc, char** argv) {
         co_return out;
       });
   routes.server_streaming<v1::CountdownRequest, v1::CountdownResponse>("/edgepipe.examples.ladder.v1.Greeter/Countdown",
-      [&](v1::CountdownRequest const& req, message_writer<v1::CountdownResponse>& out, call_context& ctx) -> asio::awaitable<status> {
+      [&](v1::CountdownRequest const& req, message_writer<v1::CountdownResponse>& out,
+          call_context& ctx) -> asio::awaitable<status> {
         result<caller> const who = verify.run(credentials{ctx.header("authorization")});
         if (!who) co_return who.error();
         if (req.from() > 100) co_return status{code::invalid_argument, "from_too_large", "at most 100"};
         asio::steady_timer timer{co_await asio::this_coro::executor};
         for (int i = req.from(); i > 0; --i) {
-          if (i < req.from()) {
-            timer.expires_after(std::chrono::milliseconds{req.interval_ms()});
-            co_await timer.async_wait(asio::use_awaitable);
-          }
+          timer.expires_after(std::chrono::milliseconds{req.interval_ms()});
+          co_await timer.async_wait(asio::use_awaitable);
           v1::CountdownResponse m;
           m.set_value(i);
           m.set_user(std::string{who->user});
@@ -102,10 +103,7 @@ int main(int argc, char** argv) {
 
   asio::signal_set signals{io, SIGTERM, SIGINT};  // a signal drains the calls, then the loop ends
   signals.async_wait([&](boost::system::error_code, int) {
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-      co_await server.shutdown();
-      io.stop();
-    }, asio::detached);
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await server.shutdown(); io.stop(); }, asio::detached);
   });
   io.run();
 }

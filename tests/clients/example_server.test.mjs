@@ -13,7 +13,8 @@ import protoLoader from "@grpc/proto-loader";
 import { requireEnv, startServer, stopServer } from "./support.mjs";
 
 const binary = requireEnv("EDGEPIPE_EXAMPLE_SERVER");
-const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(requireEnv("EDGEPIPE_EXAMPLE_DESCRIPTORS"))));
+const descriptors = readFileSync(requireEnv("EDGEPIPE_EXAMPLE_DESCRIPTORS"));
+const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, descriptors));
 const service = registry.getService("edgepipe.examples.ladder.v1.Greeter");
 
 const alice = { authorization: "Bearer s3cret" };
