@@ -12,9 +12,9 @@ export function requireEnv(name) {
 }
 
 // Starts `binary args...`, resolves with { port, process } once it prints "listening on host:port".
-export function startServer(binary, args = []) {
+export function startServer(binary, args = [], env = process.env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "inherit"], env });
     const timer = setTimeout(() => reject(new Error(`${binary} did not start`)), 10000);
     child.on("error", reject);
     child.on("exit", (code) => reject(new Error(`${binary} exited with ${code}`)));

@@ -1,5 +1,8 @@
-// A first chain: three stages check a toy request, and an observer prints what each
-// stage decided. Run it with ./scripts/demo (or build/examples/hello-chain).
+// Rung 1 of the example ladder: a synchronous chain. Three stages check a toy request,
+// each adding one fact the next one requires, and an observer prints what each stage
+// decided. Every stage returns a result at once, so the chain is plain function calls
+// and needs only the core (the standard library). Run it: build/examples/1-sync-chain.
+// Next: 2_async_chain.cpp, where one stage waits on a socket.
 #include <edgepipe/pipeline/chain.hpp>
 
 #include <cstdio>
