@@ -3,7 +3,7 @@
 // create a series from 3 labels per call, and render ~50 series as text. The *_mt cases run
 // two threads: one shared prometheus-cpp series (its atomics and mutex), against one
 // registry per thread (ours, as a worker per event loop would hold it).
-#include "../../reference/common/metrics.hpp"
+#include <edgepipe/kit/metrics_registry.hpp>
 
 #include <benchmark/benchmark.h>
 #include <prometheus/counter.h>
@@ -18,7 +18,7 @@
 
 namespace {
 
-using ours = edgepipe::reference::metrics;
+using ours = edgepipe::kit::metrics_registry;
 namespace pm = prometheus;
 
 pm::Histogram::BucketBoundaries const buckets{ours::duration_buckets.begin(), ours::duration_buckets.end()};
