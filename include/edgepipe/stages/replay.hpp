@@ -10,8 +10,6 @@
 #include <edgepipe/stages/replay_store.hpp>
 #include <edgepipe/status.hpp>
 
-#include <boost/asio/awaitable.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -69,25 +67,15 @@ struct replay_stage {
     else return s.reserve(key, ttl);
   }
 
-  result<replay_reserved> operator()(auto const& ctx) const noexcept
-    requires(!is_asio_awaitable<call_type>)
-  {
+  adapter_result_t<call_type, result<replay_reserved>> operator()(auto const& ctx) const noexcept {
     auto const& e = get<envelope>(ctx);
     crypto::fixed_buffer<max_replay_key> key;
     append_replay_key(key, e.device_session_id, e.request_id);
-    if (key.overflow()) return replay_failures::unavailable;
-    return decide_replay(with_trace(*store, e.traceparent, key.view(), ttl_ms));
-  }
-
-  template <class Context>
-  boost::asio::awaitable<result<replay_reserved>> operator()(Context ctx) const noexcept
-    requires is_asio_awaitable<call_type>
-  {
-    auto const& e = get<envelope>(ctx);
-    crypto::fixed_buffer<max_replay_key> key;
-    append_replay_key(key, e.device_session_id, e.request_id);
-    if (key.overflow()) co_return replay_failures::unavailable;
-    co_return decide_replay(co_await with_trace(*store, e.traceparent, key.view(), ttl_ms));
+    if (key.overflow()) return adapter_failure<call_type, result<replay_reserved>>(replay_failures::unavailable);
+    // The key by value: an asynchronous store reads it after this function has returned.
+    return call_adapter([store = store, traceparent = e.traceparent, key, ttl = ttl_ms] {
+      return with_trace(*store, traceparent, key.view(), ttl);
+    }, decide_replay);
   }
 };
 
