@@ -83,17 +83,19 @@ boost::asio::awaitable<Result, Executor> ready_failure(status failure) {
 #endif
 }  // namespace detail
 
-// `decide(make_call())` when make_call() returns the answer; otherwise an awaitable that
-// makes the call, awaits it and decides. make_call must capture by value what lives on the
-// stage's stack, and by reference only what outlives the run (the context's facts).
+// `decide(make_call())` when make_call() returns the answer, calling both in place;
+// otherwise an awaitable that makes the call, awaits it and decides, its frame owning both
+// callables. make_call must own (by value) what lives on the stage's stack, and refer only
+// to what outlives the run (the context's facts).
 template <class MakeCall, class Decide = pass_answer>
-auto call_adapter(MakeCall make_call, Decide decide = {}) noexcept {
+auto call_adapter(MakeCall&& make_call, Decide&& decide = {}) noexcept {
   using call = decltype(make_call());
   if constexpr (is_asio_awaitable<call>) {
     using answer = adapter_answer_t<call>;
     using result_type = std::remove_cvref_t<decltype(decide(std::declval<answer>()))>;
-    return detail::await_adapter<result_type, typename call::executor_type>(std::move(make_call), std::move(decide));
-  } else if constexpr (std::is_same_v<Decide, pass_answer>) {
+    return detail::await_adapter<result_type, typename call::executor_type, std::decay_t<MakeCall>,
+                                 std::decay_t<Decide>>(std::forward<MakeCall>(make_call), std::forward<Decide>(decide));
+  } else if constexpr (std::is_same_v<std::remove_cvref_t<Decide>, pass_answer>) {
     return make_call();  // no copy of the answer on the direct path
   } else {
     return decide(make_call());

@@ -67,15 +67,25 @@ struct replay_stage {
     else return s.reserve(key, ttl);
   }
 
+  // The store's call. It owns the key: an asynchronous store reads it after operator() has
+  // returned, while the awaitable's frame keeps this alive. A constructor rather than
+  // aggregate initialisation, which would zero the key's buffer on every request.
+  struct reserve_call {
+    reserve_call(Store* s, std::string_view tp, std::int64_t ttl) noexcept : store{s}, traceparent{tp}, ttl_ms{ttl} {}
+    auto operator()() const { return with_trace(*store, traceparent, key.view(), ttl_ms); }
+
+    Store* store;
+    std::string_view traceparent;
+    std::int64_t ttl_ms;
+    crypto::fixed_buffer<max_replay_key> key;
+  };
+
   adapter_result_t<call_type, result<replay_reserved>> operator()(auto const& ctx) const noexcept {
     auto const& e = get<envelope>(ctx);
-    crypto::fixed_buffer<max_replay_key> key;
-    append_replay_key(key, e.device_session_id, e.request_id);
-    if (key.overflow()) return adapter_failure<call_type, result<replay_reserved>>(replay_failures::unavailable);
-    // The key by value: an asynchronous store reads it after this function has returned.
-    return call_adapter([store = store, traceparent = e.traceparent, key, ttl = ttl_ms] {
-      return with_trace(*store, traceparent, key.view(), ttl);
-    }, decide_replay);
+    reserve_call call{store, e.traceparent, ttl_ms};
+    append_replay_key(call.key, e.device_session_id, e.request_id);
+    if (call.key.overflow()) return adapter_failure<call_type, result<replay_reserved>>(replay_failures::unavailable);
+    return call_adapter(std::move(call), decide_replay);
   }
 };
 
