@@ -10,8 +10,6 @@
 #include <edgepipe/stages/replay_store.hpp>
 #include <edgepipe/status.hpp>
 
-#include <boost/asio/awaitable.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -69,25 +67,25 @@ struct replay_stage {
     else return s.reserve(key, ttl);
   }
 
-  result<replay_reserved> operator()(auto const& ctx) const noexcept
-    requires(!is_asio_awaitable<call_type>)
-  {
-    auto const& e = get<envelope>(ctx);
-    crypto::fixed_buffer<max_replay_key> key;
-    append_replay_key(key, e.device_session_id, e.request_id);
-    if (key.overflow()) return replay_failures::unavailable;
-    return decide_replay(with_trace(*store, e.traceparent, key.view(), ttl_ms));
-  }
+  // The store's call. It owns the key: an asynchronous store reads it after operator() has
+  // returned, while the awaitable's frame keeps this alive. A constructor rather than
+  // aggregate initialisation, which would zero the key's buffer on every request.
+  struct reserve_call {
+    reserve_call(Store* s, std::string_view tp, std::int64_t ttl) noexcept : store{s}, traceparent{tp}, ttl_ms{ttl} {}
+    auto operator()() const { return with_trace(*store, traceparent, key.view(), ttl_ms); }
 
-  template <class Context>
-  boost::asio::awaitable<result<replay_reserved>> operator()(Context ctx) const noexcept
-    requires is_asio_awaitable<call_type>
-  {
-    auto const& e = get<envelope>(ctx);
+    Store* store;
+    std::string_view traceparent;
+    std::int64_t ttl_ms;
     crypto::fixed_buffer<max_replay_key> key;
-    append_replay_key(key, e.device_session_id, e.request_id);
-    if (key.overflow()) co_return replay_failures::unavailable;
-    co_return decide_replay(co_await with_trace(*store, e.traceparent, key.view(), ttl_ms));
+  };
+
+  adapter_result_t<call_type, result<replay_reserved>> operator()(auto const& ctx) const noexcept {
+    auto const& e = get<envelope>(ctx);
+    reserve_call call{store, e.traceparent, ttl_ms};
+    append_replay_key(call.key, e.device_session_id, e.request_id);
+    if (call.key.overflow()) return adapter_failure<call_type, result<replay_reserved>>(replay_failures::unavailable);
+    return call_adapter(std::move(call), decide_replay);
   }
 };
 

@@ -9,8 +9,6 @@
 #include <edgepipe/stages/facts.hpp>
 #include <edgepipe/status.hpp>
 
-#include <boost/asio/awaitable.hpp>
-
 #include <concepts>
 #include <stdexcept>
 #include <string>
@@ -103,21 +101,11 @@ struct routing_stage<Handler, facts<Gate...>> {
             e.tracestate};
   }
 
-  result<response> operator()(auto const& ctx) const noexcept
-    requires(!is_asio_awaitable<call_type>)
-  {
+  // The command's views point into the chain's storage, which outlives the handler's call.
+  adapter_result_t<call_type, result<response>> operator()(auto const& ctx) const noexcept {
     Handler* handler = routes->find(get<envelope>(ctx).message_type);
-    if (handler == nullptr) return route_not_found;
-    return handler->execute(command_of(ctx));
-  }
-
-  template <class Context>
-  boost::asio::awaitable<result<response>> operator()(Context ctx) const noexcept
-    requires is_asio_awaitable<call_type>
-  {
-    Handler* handler = routes->find(get<envelope>(ctx).message_type);
-    if (handler == nullptr) co_return route_not_found;
-    co_return co_await handler->execute(command_of(ctx));
+    if (handler == nullptr) return adapter_failure<call_type, result<response>>(route_not_found);
+    return call_adapter([handler, c = command_of(ctx)] { return handler->execute(c); });
   }
 };
 

@@ -9,8 +9,6 @@
 #include <edgepipe/stages/facts.hpp>
 #include <edgepipe/status.hpp>
 
-#include <boost/asio/awaitable.hpp>
-
 #include <concepts>
 #include <string>
 #include <string_view>
@@ -95,20 +93,11 @@ struct session_stage {
     else return s.find(id);
   }
 
-  result<session> operator()(auto const& ctx) const noexcept
-    requires(!is_asio_awaitable<call_type>)
-  {
+  // The envelope lives in the chain's storage for the whole run, so both steps may refer to it.
+  adapter_result_t<call_type, result<session>> operator()(auto const& ctx) const noexcept {
     auto const& e = get<envelope>(ctx);
-    return decide_session(e.device_session_id, with_trace(*source, e.traceparent, e.device_session_id));
-  }
-
-  template <class Context>
-  boost::asio::awaitable<result<session>> operator()(Context ctx) const noexcept
-    requires is_asio_awaitable<call_type>
-  {
-    auto const& e = get<envelope>(ctx);
-    session_answer answer = co_await with_trace(*source, e.traceparent, e.device_session_id);
-    co_return decide_session(e.device_session_id, answer);
+    return call_adapter([source = source, &e] { return with_trace(*source, e.traceparent, e.device_session_id); },
+                        [&e](session_answer const& answer) { return decide_session(e.device_session_id, answer); });
   }
 };
 
