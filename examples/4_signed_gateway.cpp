@@ -18,6 +18,7 @@
 #include <edgepipe/kit/metrics_registry.hpp>
 #include <edgepipe/kit/push_event_decoder.hpp>
 #include <edgepipe/push/hub.hpp>
+#include <edgepipe/stages/envelope.hpp>
 #include <edgepipe/stores/memory_replay_store.hpp>
 #include <edgepipe/stores/session_and_user_limiter.hpp>
 #include <edgepipe/trace/span_recorder.hpp>
@@ -52,9 +53,11 @@ struct console_log {
   void call_finished(std::string_view procedure, edgepipe::status const& outcome, std::string_view request_id,
                      std::string_view) const {
     if (outcome.ok() || outcome.code() == edgepipe::code::canceled) return;
+    // A client chose the request id: print it only when the envelope accepted it.
+    if (!edgepipe::stages::envelope_rules::valid_request_id(request_id)) request_id = "(invalid)";
     std::printf("rejected %.*s request_id=%.*s: %.*s\n", static_cast<int>(procedure.size()), procedure.data(),
-                static_cast<int>(request_id.size() > 64 ? 64 : request_id.size()), request_id.data(),
-                static_cast<int>(outcome.reason().size()), outcome.reason().data());
+                static_cast<int>(request_id.size()), request_id.data(), static_cast<int>(outcome.reason().size()),
+                outcome.reason().data());
     std::fflush(stdout);
   }
 };

@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   constexpr std::size_t body_limit = 4096;  // the client's limit, made small to be reached
   edgepipe::transport::detail::http_answer_reader reader{{16 * 1024, body_limit}};
   using state = edgepipe::transport::detail::http_answer_reader::state;
-  ref::http_client::outcome r;
+  edgepipe::transport::http_client::outcome r;
   std::string pending;
   for (std::size_t at = 0; at < wire.size() && reader.current() == state::reading; at += piece) {
     pending.append(wire.substr(at, piece));
@@ -29,21 +29,21 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
   reader.put_eof();  // the backend closed the connection here
   switch (reader.current()) {
     case state::done: r.res = reader.release(); break;
-    case state::too_large: r.error = ref::http_client::failure::too_large; break;
-    case state::malformed: r.error = ref::http_client::failure::malformed; break;
-    case state::reading: r.error = ref::http_client::failure::io; break;
+    case state::too_large: r.error = edgepipe::transport::http_client::failure::too_large; break;
+    case state::malformed: r.error = edgepipe::transport::http_client::failure::malformed; break;
+    case state::reading: r.error = edgepipe::transport::http_client::failure::io; break;
   }
   // An interim answer is never the answer.
-  if (r.error == ref::http_client::failure::none) FUZZ_CHECK(r.res.result_int() >= 200);
+  if (r.error == edgepipe::transport::http_client::failure::none) FUZZ_CHECK(r.res.result_int() >= 200);
   FUZZ_CHECK(r.res.body().size() <= body_limit);
 
   using o = edgepipe::stages::session_answer::outcome;
   auto const answer = ref::session_answer_of(r);
-  unsigned const http_status = r.error == ref::http_client::failure::none ? r.res.result_int() : 0;
+  unsigned const http_status = r.error == edgepipe::transport::http_client::failure::none ? r.res.result_int() : 0;
   if (answer.kind == o::found) FUZZ_CHECK(http_status == 200);
   if (answer.kind == o::not_found) FUZZ_CHECK(http_status == 404);
   if (http_status == 404) FUZZ_CHECK(answer.kind == o::not_found);
-  if (r.error == ref::http_client::failure::too_large) FUZZ_CHECK(answer.kind == o::malformed);
+  if (r.error == edgepipe::transport::http_client::failure::too_large) FUZZ_CHECK(answer.kind == o::malformed);
 
   std::string const body = r.res.body();
   auto const command = ref::command_result_of(r);

@@ -1,6 +1,6 @@
 // The gateway as one object: its three listeners (edge, public, admin), the edge service,
-// the backend's push stream, metrics, logs and tracing. start() listens, serve() runs
-// until shutdown() has drained every listener.
+// the backend's push stream, metrics, logs and tracing. start() listens; the program runs
+// the event loop, which stops once shutdown() has drained every listener.
 #pragma once
 
 #include "../common/http_client.hpp"
@@ -8,7 +8,7 @@
 #include "config.hpp"
 #include "edge_service.hpp"
 #include "public_api.hpp"
-#include "redis_readiness.hpp"
+#include "gateway_id.hpp"
 
 #include <edgepipe/crypto/signer.hpp>
 #include <edgepipe/kit/backend_push_client.hpp>
@@ -60,7 +60,8 @@ class gateway {
       : io_{&io},
         config_{&config},
         log_{config.log_format == "json"},
-        tracing_{start_tracing()},
+        exporter_{make_exporter(io, config, metrics_)},
+        tracing_{recorder_for(exporter_.get())},
         edge_{io.get_executor(), config, signer, replay, metrics_, tracing_, log_},
         push_{std::make_shared<kit::backend_push_client>(
             io.get_executor(), config.backend_push, gateway_id(),
@@ -74,9 +75,9 @@ class gateway {
                r.draining = draining_;
                return r;
              }},
-        edge_server_{io.get_executor(), edge_routes(), edge_options()},
-        public_server_{io.get_executor(), public_routes(), {.http1_max_body_bytes = 64 * 1024}},  // larger is 413
-        admin_server_{io.get_executor(), admin_routes(), {.http1_max_body_bytes = 1024 * 1024}} {}
+        edge_server_{io.get_executor(), with_edge_routes(), edge_options()},
+        public_server_{io.get_executor(), with_public_routes(), body_limit(64 * 1024)},  // public auth bodies; larger is 413
+        admin_server_{io.get_executor(), with_admin_routes(), body_limit(1024 * 1024)} {}
 
   // Listens on every configured address and starts the push stream; why not, when an
   // address cannot be listened on.
@@ -121,16 +122,25 @@ class gateway {
 
  private:
   // Spans go to the OTLP exporter when EDGEPIPE_OTLP_ENDPOINT is set, nowhere otherwise.
-  trace::span_recorder start_tracing() {
-    kit::describe_gateway_metrics(metrics_);
-    if (config_->otlp_endpoint.empty()) return {};
-    exporter_ = std::make_shared<kit::otlp_exporter>(io_->get_executor(), *parse_http_url(config_->otlp_endpoint),
-                                                     &metrics_);
-    exporter_->start();
-    return trace::span_recorder{[e = exporter_.get()](trace::span_record s) { e->record(std::move(s)); }};
+  static std::shared_ptr<kit::otlp_exporter> make_exporter(boost::asio::io_context& io, gateway_config const& config,
+                                                           kit::metrics_registry& metrics) {
+    if (config.otlp_endpoint.empty()) return nullptr;
+    auto e = std::make_shared<kit::otlp_exporter>(io.get_executor(), *parse_http_url(config.otlp_endpoint), &metrics);
+    e->start();
+    return e;
+  }
+  static trace::span_recorder recorder_for(kit::otlp_exporter* e) {
+    if (e == nullptr) return {};
+    return trace::span_recorder{[e](trace::span_record s) { e->record(std::move(s)); }};
+  }
+  static kit::metrics_registry described_metrics() {
+    kit::metrics_registry m;
+    kit::describe_gateway_metrics(m);
+    return m;
   }
 
-  transport::router const& edge_routes() {
+  // Each adds a listener's routes once, for its server's constructor.
+  transport::router const& with_edge_routes() {
     edge_.add_to(edge_routes_);
     return edge_routes_;
   }
@@ -140,11 +150,16 @@ class gateway {
     o.drain_timeout = std::chrono::milliseconds{config_->drain_timeout_ms};
     return o;
   }
-  transport::router const& public_routes() {
+  static transport::server_options body_limit(std::size_t bytes) {
+    transport::server_options o;
+    o.http1_max_body_bytes = bytes;
+    return o;
+  }
+  transport::router const& with_public_routes() {
     api_.add_routes(public_routes_);
     return public_routes_;
   }
-  transport::router const& admin_routes() {
+  transport::router const& with_admin_routes() {
     using transport::http_request, transport::http_response;
     admin_routes_.route("GET", "/metrics", [this](http_request) -> boost::asio::awaitable<http_response> {
       metrics_.set(kit::metric_names::subscriptions_active, {}, static_cast<double>(edge_.hub().size()));
@@ -158,7 +173,8 @@ class gateway {
 
   boost::asio::io_context* io_;
   gateway_config const* config_;
-  kit::metrics_registry metrics_;
+  // Declared in the order they are built: each one's constructor reads those above it.
+  kit::metrics_registry metrics_ = described_metrics();
   request_log log_;
   std::shared_ptr<kit::otlp_exporter> exporter_;
   trace::span_recorder tracing_;

@@ -37,9 +37,14 @@ int refuse(std::string const& why) {
 }
 
 void log_descriptor_limit() {
+  using failure = edgepipe::transport::descriptor_limit::failure;
   auto const l = edgepipe::transport::raise_descriptor_limit();
+  if (l.failed == failure::getrlimit) {
+    spdlog::warn("RLIMIT_NOFILE: getrlimit failed: {}", std::strerror(l.error));
+    return;
+  }
+  if (l.failed == failure::setrlimit) spdlog::warn("RLIMIT_NOFILE: setrlimit failed: {}", std::strerror(l.error));
   auto const text = [](rlim_t v) { return v == RLIM_INFINITY ? std::string{"unlimited"} : std::to_string(v); };
-  if (l.error != 0) spdlog::warn("RLIMIT_NOFILE: {}", std::strerror(l.error));
   spdlog::info("RLIMIT_NOFILE {} -> {} (hard {})", text(l.before), text(l.soft), text(l.hard));
 }
 

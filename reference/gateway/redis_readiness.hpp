@@ -1,6 +1,7 @@
 // The Redis replay store's start-up checks and its part of /readyz.
 #pragma once
 
+#include "gateway_id.hpp"
 #include "public_api.hpp"
 
 #include <edgepipe/stores/redis_connection.hpp>
@@ -16,8 +17,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <future>
 #include <optional>
@@ -26,24 +25,12 @@
 
 namespace edgepipe::reference {
 
-namespace asio = boost::asio;
-
-// This process among the gateways sharing a backend and a Redis: host name and pid.
-inline std::string const& gateway_id() {
-  static std::string const id = [] {
-    char host[256] = "gateway";
-    ::gethostname(host, sizeof host - 1);
-    return std::string{host} + "-" + std::to_string(::getpid());
-  }();
-  return id;
-}
-
 // Any policy but noeviction lets Redis forget reservations under memory pressure, which
 // reopens replay.
 inline bool evicting(std::string_view maxmemory_policy) { return maxmemory_policy != "noeviction"; }
 
 // Start-up checks: PING within 2 s, and no evicting policy.
-inline std::optional<std::string> check_redis(asio::io_context& io, edgepipe::stores::redis_connection& connection,
+inline std::optional<std::string> check_redis(boost::asio::io_context& io, edgepipe::stores::redis_connection& connection,
                                        edgepipe::stores::redis_replay_store& store) {
   auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
   while (!connection.connected() && std::chrono::steady_clock::now() < deadline) {
@@ -51,8 +38,8 @@ inline std::optional<std::string> check_redis(asio::io_context& io, edgepipe::st
     io.restart();
   }
   if (!connection.connected()) return "EDGEPIPE_REDIS_URL: Redis did not answer PING within 2 s";
-  auto ping = asio::co_spawn(io, store.ping(), asio::use_future);
-  auto policy = asio::co_spawn(io, store.maxmemory_policy(), asio::use_future);
+  auto ping = boost::asio::co_spawn(io, store.ping(), boost::asio::use_future);
+  auto policy = boost::asio::co_spawn(io, store.maxmemory_policy(), boost::asio::use_future);
   while (std::chrono::steady_clock::now() < deadline + std::chrono::seconds{1} &&
          policy.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
     io.run_for(std::chrono::milliseconds{10});
@@ -74,14 +61,14 @@ inline std::optional<std::string> check_redis(asio::io_context& io, edgepipe::st
 // none), and the maxmemory-policy check of start-up again every 30 s.
 class redis_readiness {
  public:
-  redis_readiness(asio::any_io_executor ex, edgepipe::stores::redis_connection& connection,
+  redis_readiness(boost::asio::any_io_executor ex, edgepipe::stores::redis_connection& connection,
                   edgepipe::stores::redis_replay_store& store)
       : connection_{&connection}, store_{&store}, probe_timer_{ex}, policy_timer_{ex},
         key_{"edgepipe:readyz:" + gateway_id()} {}
 
   void start() {
-    asio::co_spawn(probe_timer_.get_executor(), probe_loop(), asio::detached);
-    asio::co_spawn(policy_timer_.get_executor(), policy_loop(), asio::detached);
+    boost::asio::co_spawn(probe_timer_.get_executor(), probe_loop(), boost::asio::detached);
+    boost::asio::co_spawn(policy_timer_.get_executor(), policy_loop(), boost::asio::detached);
   }
 
   [[nodiscard]] readiness get() const {
@@ -97,7 +84,7 @@ class redis_readiness {
   static constexpr std::int64_t probe_ttl_ms = 2000;  // one key per gateway, gone soon after it stops
   static constexpr auto policy_interval = std::chrono::seconds{30};
 
-  asio::awaitable<void> probe_loop() {
+  boost::asio::awaitable<void> probe_loop() {
     for (;;) {
       auto const next = std::chrono::steady_clock::now() + probe_interval;
       bool const ok = co_await store_->accepts_writes(key_, probe_ttl_ms);
@@ -108,16 +95,16 @@ class redis_readiness {
       answering_ = ok;
       probed_ = true;
       probe_timer_.expires_at(next);
-      (void)co_await probe_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)co_await probe_timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
   }
 
   // A refused or unanswered CONFIG GET leaves the last verdict as it was (at start-up: a
   // warning, and ready).
-  asio::awaitable<void> policy_loop() {
+  boost::asio::awaitable<void> policy_loop() {
     for (;;) {
       policy_timer_.expires_after(policy_interval);
-      (void)co_await policy_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)co_await policy_timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
       auto const policy = co_await store_->maxmemory_policy();
       if (!policy) continue;
       bool const now_evicting = evicting(*policy);
@@ -131,8 +118,8 @@ class redis_readiness {
 
   edgepipe::stores::redis_connection* connection_;
   edgepipe::stores::redis_replay_store* store_;
-  asio::steady_timer probe_timer_;
-  asio::steady_timer policy_timer_;
+  boost::asio::steady_timer probe_timer_;
+  boost::asio::steady_timer policy_timer_;
   std::string key_;
   bool answering_ = false;  // until the first probe answers
   bool probed_ = false;

@@ -1,8 +1,9 @@
-// The backend REST API's adapters (docs/wire-protocol.md, "Backend API"): the session
+// The backend REST API's adapters (docs/wire-protocol.md, section 5): the session
 // source the session stage asks, and the command handler routing sends commands to, over
 // the library's pooled HTTP/1.1 client.
 #pragma once
 
+#include <edgepipe/kit/gateway_metrics.hpp>
 #include <edgepipe/kit/metrics_registry.hpp>
 #include <edgepipe/protocol/header_grammar.hpp>
 #include <edgepipe/stages/routing.hpp>
@@ -21,18 +22,13 @@
 
 namespace edgepipe::kit {
 
-using transport::encode_path_segment;
-using transport::http_client;
-using transport::http_retry;
-using trace::client_span;
-using trace::span_recorder;
 
 // edgepipe_backend_requests_total{endpoint,code}: the HTTP status, or "error".
-inline void count_backend_call(metrics_registry* m, char const* endpoint, http_client::outcome const& r) {
+inline void count_backend_call(metrics_registry* m, char const* endpoint, transport::http_client::outcome const& r) {
   if (m == nullptr) return;
-  m->add("edgepipe_backend_requests_total",
+  m->add(metric_names::backend_requests,
          {{"endpoint", endpoint},
-          {"code", r.error == http_client::failure::none ? std::to_string(r.res.result_int()) : std::string{"error"}}});
+          {"code", r.error == transport::http_client::failure::none ? std::to_string(r.res.result_int()) : std::string{"error"}}});
 }
 
 // Parses the body of a 200 answer from the sessions endpoint. Anything but an object
@@ -55,9 +51,9 @@ inline stages::session_answer parse_session_body(std::string_view body) {
   return a;
 }
 
-inline void end_backend_span(client_span& span, http_client::outcome const& r) {
+inline void end_backend_span(trace::client_span& span, transport::http_client::outcome const& r) {
   if (!span.active()) return;
-  bool const answered = r.error == http_client::failure::none;
+  bool const answered = r.error == transport::http_client::failure::none;
   if (answered) span.attribute("http.response.status_code", std::to_string(r.res.result_int()));
   span.end(!answered || r.res.result_int() >= 500, answered ? "" : "backend_unavailable");
 }
@@ -65,11 +61,11 @@ inline void end_backend_span(client_span& span, http_client::outcome const& r) {
 // What the sessions endpoint's answer means: 200 with a well-formed body is `found`, 404
 // `not_found`, an oversized answer `malformed`, anything else (5xx, no answer, not HTTP)
 // `unreachable`. Whether a found session's fields are acceptable is the stage's decision.
-inline stages::session_answer session_answer_of(http_client::outcome const& r) {
+inline stages::session_answer session_answer_of(transport::http_client::outcome const& r) {
   using o = stages::session_answer::outcome;
   stages::session_answer a;
-  if (r.error != http_client::failure::none) {
-    a.kind = r.error == http_client::failure::too_large ? o::malformed : o::unreachable;
+  if (r.error != transport::http_client::failure::none) {
+    a.kind = r.error == transport::http_client::failure::too_large ? o::malformed : o::unreachable;
     return a;
   }
   switch (r.res.result_int()) {
@@ -82,8 +78,8 @@ inline stages::session_answer session_answer_of(http_client::outcome const& r) {
 // GET {backend}/api/v1/internal/sessions/{device_session_id}
 class backend_sessions {
  public:
-  backend_sessions(http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
-                   span_recorder const* tracing = nullptr)
+  backend_sessions(transport::http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
+                   trace::span_recorder const* tracing = nullptr)
       : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
   boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id) {
@@ -93,12 +89,12 @@ class backend_sessions {
   // Traced as a client span when the request has a trace; the backend gets its traceparent.
   boost::asio::awaitable<stages::session_answer> find(std::string_view device_session_id, std::string_view traceparent) {
     namespace http = boost::beast::http;
-    client_span span{tracing_, traceparent, "GET /api/v1/internal/sessions/{id}"};
-    http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + encode_path_segment(device_session_id), 11};
+    trace::client_span span{tracing_, traceparent, "GET /api/v1/internal/sessions/{id}"};
+    transport::http_client::request req{http::verb::get, "/api/v1/internal/sessions/" + transport::encode_path_segment(device_session_id), 11};
     req.set(http::field::accept, "application/json");
     if (span.active()) req.set("traceparent", span.traceparent());
     // A lookup has no effect: it may be sent again when a reused connection turns out closed.
-    auto r = co_await client_->send(std::move(req), timeout_, http_retry::once_if_unanswered);
+    auto r = co_await client_->send(std::move(req), timeout_, transport::http_retry::once_if_unanswered);
     count_backend_call(metrics_, "sessions", r);
     auto answer = session_answer_of(r);
     end_backend_span(span, r);
@@ -106,10 +102,10 @@ class backend_sessions {
   }
 
  private:
-  http_client* client_;
+  transport::http_client* client_;
   std::chrono::milliseconds timeout_;
   metrics_registry* metrics_;
-  span_recorder const* tracing_;
+  trace::span_recorder const* tracing_;
 };
 
 // X-Result-Code: absent or empty means "ok"; otherwise 1..64 bytes of [a-z0-9_.-]. It is
@@ -138,8 +134,8 @@ inline status command_status_of(unsigned http) noexcept {
 
 // What the commands endpoint's answer means: 2xx is the response (X-Result-Code, default
 // "ok", and the body as payload); anything else is the status the backend API defines for it.
-inline result<stages::response> command_result_of(http_client::outcome& r) {
-  if (r.error != http_client::failure::none) return status{code::unavailable, "backend_unavailable"};
+inline result<stages::response> command_result_of(transport::http_client::outcome& r) {
+  if (r.error != transport::http_client::failure::none) return status{code::unavailable, "backend_unavailable"};
   auto const http_status = r.res.result_int();
   if (http_status < 200 || http_status > 299) return command_status_of(http_status);
   stages::response out;
@@ -153,19 +149,19 @@ inline result<stages::response> command_result_of(http_client::outcome& r) {
 // POST {backend}/api/v1/internal/commands/{message_type}
 class backend_commands {
  public:
-  backend_commands(http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
-                   span_recorder const* tracing = nullptr)
+  backend_commands(transport::http_client& client, std::chrono::milliseconds timeout, metrics_registry* m = nullptr,
+                   trace::span_recorder const* tracing = nullptr)
       : client_{&client}, timeout_{timeout}, metrics_{m}, tracing_{tracing} {}
 
   boost::asio::awaitable<result<stages::response>> execute(stages::command const& c) {
     namespace http = boost::beast::http;
-    http_client::request req{http::verb::post, "/api/v1/internal/commands/" + encode_path_segment(c.message_type), 11};
+    transport::http_client::request req{http::verb::post, "/api/v1/internal/commands/" + transport::encode_path_segment(c.message_type), 11};
     req.set(http::field::content_type, "application/octet-stream");
     req.set("X-User-Id", std::string{c.user_id});
     req.set("X-Device-Session-Id", std::string{c.device_session_id});
     req.set("X-Request-Id", std::string{c.request_id});
     // The command's own span when traced, else the caller's context as it came.
-    client_span span{tracing_, c.traceparent, "POST /api/v1/internal/commands/{message_type}"};
+    trace::client_span span{tracing_, c.traceparent, "POST /api/v1/internal/commands/{message_type}"};
     if (span.active()) req.set("traceparent", span.traceparent());
     else if (!c.traceparent.empty()) req.set("traceparent", std::string{c.traceparent});
     // The caller's tracestate goes on only as a valid header value: the client refuses
@@ -181,10 +177,10 @@ class backend_commands {
   }
 
  private:
-  http_client* client_;
+  transport::http_client* client_;
   std::chrono::milliseconds timeout_;
   metrics_registry* metrics_;
-  span_recorder const* tracing_;
+  trace::span_recorder const* tracing_;
 };
 
 }  // namespace edgepipe::kit

@@ -15,7 +15,9 @@
 #include <edgepipe/trace/tracing_observer.hpp>
 #include <edgepipe/transport/call_context.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <concepts>
 #include <optional>
 #include <string>
@@ -45,7 +47,8 @@ constexpr std::string_view protocol_name(protocol::rpc_protocol p) noexcept {
   return "unknown";
 }
 
-// Everything a call's telemetry writes to, alive for the whole run.
+// Everything a call's telemetry writes to, alive for the whole run: `metrics` always,
+// `tracing` and `log` when not null.
 template <call_log Log = no_call_log>
 struct telemetry_sinks {
   metrics_registry* metrics;
@@ -53,12 +56,41 @@ struct telemetry_sinks {
   Log const* log;
 };
 
+// One procedure's request series: the successful calls' counter (per protocol) and the
+// duration histogram are found on first use and kept, so a call that succeeds builds no
+// label text. One per procedure and registry, alive as long as the registry.
+class procedure_series {
+ public:
+  explicit procedure_series(std::string procedure) : procedure_{std::move(procedure)} {}
+  procedure_series(procedure_series const&) = delete;
+  procedure_series& operator=(procedure_series const&) = delete;
+
+  [[nodiscard]] std::string_view procedure() const noexcept { return procedure_; }
+
+  double& ok_calls(metrics_registry& m, protocol::rpc_protocol p) {
+    double*& cell = ok_[static_cast<std::size_t>(p)];
+    if (cell == nullptr)
+      cell = &m.series_value(metric_names::requests,
+                             {{"procedure", procedure_}, {"protocol", std::string{protocol_name(p)}}, {"code", "ok"}});
+    return *cell;
+  }
+  metrics_registry::histogram& duration(metrics_registry& m) {
+    if (duration_ == nullptr) duration_ = &m.series_histogram(metric_names::request_duration, {{"procedure", procedure_}});
+    return *duration_;
+  }
+
+ private:
+  std::string procedure_;
+  std::array<double*, 3> ok_{};  // by rpc_protocol
+  metrics_registry::histogram* duration_ = nullptr;
+};
+
 template <call_log Log = no_call_log>
 class call_telemetry {
  public:
-  // `procedure` must outlive the call (a literal, or the router's path).
-  call_telemetry(std::string_view procedure, transport::call_context const& ctx, telemetry_sinks<Log> sinks)
-      : procedure_{procedure}, protocol_{ctx.protocol()}, sinks_{sinks} {
+  // `procedure` must outlive the call; its series always go to `sinks.metrics`.
+  call_telemetry(procedure_series& procedure, transport::call_context const& ctx, telemetry_sinks<Log> sinks)
+      : procedure_{&procedure}, protocol_{ctx.protocol()}, sinks_{sinks} {
     std::string_view const traceparent = ctx.header("traceparent"), tracestate = ctx.header("tracestate");
     if (sinks.tracing != nullptr && sinks.tracing->on()) {
       span_.emplace(trace::call_span::begin(traceparent, tracestate));
@@ -90,23 +122,27 @@ class call_telemetry {
   void finish(status const& outcome, std::string_view request_id) {
     if (finished_) return;
     finished_ = true;
-    std::string const p{procedure_};
-    std::string const code{to_string(outcome.code())};
-    sinks_.metrics->add(metric_names::requests, {{"procedure", p}, {"protocol", std::string{protocol_name(protocol_)}}, {"code", code}});
-    sinks_.metrics->observe(metric_names::request_duration, {{"procedure", p}},
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    if (outcome.ok()) {
+      procedure_->ok_calls(*sinks_.metrics, protocol_) += 1;
+    } else {
+      sinks_.metrics->add(metric_names::requests, {{"procedure", std::string{procedure_->procedure()}},
+                                                   {"protocol", std::string{protocol_name(protocol_)}},
+                                                   {"code", std::string{to_string(outcome.code())}}});
+    }
+    procedure_->duration(*sinks_.metrics)
+        .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
     if (span_) {
-      auto record = span_->finish(p, outcome);
+      auto record = span_->finish(std::string{procedure_->procedure()}, outcome);
       record.attributes.emplace_back("rpc.system", std::string{protocol_name(protocol_)});
       record.attributes.emplace_back("edgepipe.request_id", std::string{request_id});
       sinks_.tracing->record(std::move(record));
       span_.reset();
     }
-    if (sinks_.log != nullptr) sinks_.log->call_finished(procedure_, outcome, request_id, trace_id_);
+    if (sinks_.log != nullptr) sinks_.log->call_finished(procedure_->procedure(), outcome, request_id, trace_id_);
   }
 
  private:
-  std::string_view procedure_;
+  procedure_series* procedure_;
   protocol::rpc_protocol protocol_;
   telemetry_sinks<Log> sinks_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

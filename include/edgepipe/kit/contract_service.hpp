@@ -58,7 +58,9 @@ class contract_service<Messages, contract_parts<Sessions, ReplayStore, Limiter, 
         execute_{make_execute_chain<request_type>(parts, signer, routes)},
         subscribe_{make_subscribe_chain<request_type>(parts)},
         execute_metrics_{*sinks.metrics},
-        subscribe_metrics_{*sinks.metrics} {}
+        subscribe_metrics_{*sinks.metrics},
+        execute_series_{std::string{Messages::execute_path.substr(1)}},
+        subscribe_series_{std::string{Messages::subscribe_path.substr(1)}} {}
   contract_service(contract_service const&) = delete;
   contract_service& operator=(contract_service const&) = delete;
 
@@ -75,21 +77,22 @@ class contract_service<Messages, contract_parts<Sessions, ReplayStore, Limiter, 
   }
 
   boost::asio::awaitable<result<response_type>> execute_command(request_type const& req, transport::call_context& ctx) {
-    call_telemetry<Log> telemetry{Messages::execute_path.substr(1), ctx, sinks_};
+    call_telemetry<Log> telemetry{execute_series_, ctx, sinks_};
     auto spans = telemetry.stage_spans();
     observers hooks{execute_metrics_, spans};
-    auto r = co_await execute_.run_observed(hooks, telemetry.input(req));
+    result<stages::response> r = co_await run(execute_, hooks, telemetry.input(req));
     telemetry.finish(r ? status{} : r.error(), req.request_id());
     if (!r) co_return r.error();
-    co_return to_signed_response<response_type>(req.request_id(), std::move(*r));
+    response_type out = to_signed_response<response_type>(req.request_id(), std::move(*r));
+    co_return out;
   }
 
   boost::asio::awaitable<status> subscribe_events(request_type const& req, transport::message_writer<event_type>& out,
                                                   transport::call_context& ctx) {
-    call_telemetry<Log> telemetry{Messages::subscribe_path.substr(1), ctx, sinks_};
+    call_telemetry<Log> telemetry{subscribe_series_, ctx, sinks_};
     auto spans = telemetry.stage_spans();
     observers hooks{subscribe_metrics_, spans};
-    auto granted = co_await subscribe_.run_observed(hooks, telemetry.input(req));
+    result<stages::subscription_grant> granted = co_await run(subscribe_, hooks, telemetry.input(req));
     if (!granted) {
       telemetry.finish(granted.error(), req.request_id());
       co_return granted.error();
@@ -101,6 +104,18 @@ class contract_service<Messages, contract_parts<Sessions, ReplayStore, Limiter, 
   }
 
  private:
+  // A chain with any asynchronous adapter is awaited as it is; one over synchronous
+  // adapters only has answered already, and its answer is handed over as an awaitable.
+  template <class Chain, class Observer, class Input>
+  static auto run(Chain const& chain, Observer& hooks, Input input) {
+    if constexpr (Chain::is_async) return chain.run_observed(hooks, std::move(input));
+    else return answered(chain.run_observed(hooks, std::move(input)));
+  }
+  template <class T>
+  static boost::asio::awaitable<T> answered(T value) {
+    co_return value;
+  }
+
   boost::asio::any_io_executor executor_;
   crypto::ed25519_signer const* signer_;
   Clock const* clock_;
@@ -111,6 +126,8 @@ class contract_service<Messages, contract_parts<Sessions, ReplayStore, Limiter, 
   subscribe_type subscribe_;
   stage_metrics<execute_type> execute_metrics_;
   stage_metrics<subscribe_type> subscribe_metrics_;
+  procedure_series execute_series_;
+  procedure_series subscribe_series_;
 };
 
 }  // namespace edgepipe::kit

@@ -80,6 +80,23 @@ class metrics_registry {
   histogram& series_histogram(std::string const& name, labels const& l) { return histograms_[name][label_text(l)]; }
   double& series_value(std::string const& name, labels const& l) { return series_[name][label_text(l)]; }
 
+  // Adds `other`'s families, series and histograms into this one: how per-thread registries
+  // (one per event loop, never shared) become one exposition at scrape time. Counters and
+  // histograms add up; so do gauges, which per-thread registries hold as each thread's share
+  // (its own subscriptions, say).
+  void merge(metrics_registry const& other) {
+    for (auto const& [name, f] : other.families_) families_.try_emplace(name, f);
+    for (auto const& [name, series] : other.series_)
+      for (auto const& [l, v] : series) series_[name][l] += v;
+    for (auto const& [name, series] : other.histograms_)
+      for (auto const& [l, h] : series) {
+        histogram& into = histograms_[name][l];
+        for (std::size_t i = 0; i < duration_buckets.size(); ++i) into.buckets[i] += h.buckets[i];
+        into.count += h.count;
+        into.sum += h.sum;
+      }
+  }
+
   [[nodiscard]] std::string text() const {
     std::string out;
     for (auto const& [name, family] : families_) {

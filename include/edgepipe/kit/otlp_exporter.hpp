@@ -6,8 +6,10 @@
 // span is a push onto the queue; when the queue is full the span is dropped and counted
 // (edgepipe_trace_spans_dropped_total); an export waits at most `timeout`; 429 and 5xx
 // are retried with backoff, then the batch is dropped and counted.
+// Needs the generated code of proto/ (the edgepipe-proto dependency).
 #pragma once
 
+#include <edgepipe/kit/gateway_metrics.hpp>
 #include <edgepipe/kit/metrics_registry.hpp>
 #include <edgepipe/trace/span.hpp>
 #include <edgepipe/transport/http_client.hpp>
@@ -33,8 +35,6 @@
 
 namespace edgepipe::kit {
 
-using transport::http_client;
-using transport::http_endpoint;
 
 struct otlp_exporter_options {
   std::size_t max_queued_spans = 8192;
@@ -46,7 +46,7 @@ struct otlp_exporter_options {
 
 class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
  public:
-  otlp_exporter(boost::asio::any_io_executor ex, http_endpoint collector, metrics_registry* m, otlp_exporter_options o = {})
+  otlp_exporter(boost::asio::any_io_executor ex, transport::http_endpoint collector, metrics_registry* m, otlp_exporter_options o = {})
       : client_{ex, std::move(collector), {.max_connections = 1, .max_response_bytes = 64 * 1024}},
         timer_{ex},
         metrics_{m},
@@ -84,7 +84,7 @@ class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
         exporting_ = true;
         bool const sent = co_await send(std::move(body));
         exporting_ = false;
-        if (sent) count("edgepipe_trace_spans_exported_total", n);
+        if (sent) count(metric_names::spans_exported, n);
         else dropped(n);
       }
     }
@@ -94,11 +94,11 @@ class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
     namespace http = boost::beast::http;
     auto backoff = std::chrono::milliseconds{200};
     for (int attempt = 1; attempt <= options_.attempts && !stopped_; ++attempt) {
-      http_client::request req{http::verb::post, "/v1/traces", 11};
+      transport::http_client::request req{http::verb::post, "/v1/traces", 11};
       req.set(http::field::content_type, "application/x-protobuf");
       req.body() = body;
       auto r = co_await client_.send(std::move(req), options_.timeout);
-      if (r.error == http_client::failure::none) {
+      if (r.error == transport::http_client::failure::none) {
         unsigned const s = r.res.result_int();
         if (s >= 200 && s < 300) co_return true;
         if (s != 429 && s < 500) co_return false;  // refused for good: retrying cannot help
@@ -144,12 +144,12 @@ class otlp_exporter : public std::enable_shared_from_this<otlp_exporter> {
     return request.SerializeAsString();
   }
 
-  void dropped(std::size_t n) { count("edgepipe_trace_spans_dropped_total", n); }
+  void dropped(std::size_t n) { count(metric_names::spans_dropped, n); }
   void count(char const* name, std::size_t n) {
     if (metrics_ != nullptr) metrics_->add(name, {}, static_cast<double>(n));
   }
 
-  http_client client_;
+  transport::http_client client_;
   boost::asio::steady_timer timer_;
   metrics_registry* metrics_;
   otlp_exporter_options options_;

@@ -1,7 +1,9 @@
 // The backend's push stream as data: gRPC frames of PushEvent in, hub deliveries out.
 // Kept apart from the socket (backend_push_client.hpp) so the fuzzer reaches all of it.
+// Needs the generated code of proto/ (the edgepipe-proto dependency).
 #pragma once
 
+#include <edgepipe/kit/gateway_metrics.hpp>
 #include <edgepipe/kit/metrics_registry.hpp>
 
 #include <edgepipe/protocol/frame.hpp>
@@ -68,7 +70,7 @@ inline std::size_t dispatch_push_event(edgepipe::push::v1::PushEvent const& e, p
   } else {
     return 0;  // an event kind newer than this gateway
   }
-  if (m != nullptr) m->add("edgepipe_push_events_total", {{"kind", kind}, {"result", reached ? "delivered" : "no_subscriber"}});
+  if (m != nullptr) m->add(metric_names::push_events, {{"kind", kind}, {"result", reached ? "delivered" : "no_subscriber"}});
   return reached;
 }
 

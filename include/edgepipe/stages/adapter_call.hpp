@@ -86,9 +86,10 @@ boost::asio::awaitable<Result, Executor> ready_failure(status failure) {
 // `decide(make_call())` when make_call() returns the answer, calling both in place;
 // otherwise an awaitable that makes the call, awaits it and decides, its frame owning both
 // callables. make_call must own (by value) what lives on the stage's stack, and refer only
-// to what outlives the run (the context's facts).
+// to what outlives the run (the context's facts). Not noexcept itself: the calling
+// stage's own noexcept says what a throwing adapter means.
 template <class MakeCall, class Decide = pass_answer>
-auto call_adapter(MakeCall&& make_call, Decide&& decide = {}) noexcept {
+auto call_adapter(MakeCall&& make_call, Decide&& decide = {}) {
   using call = decltype(make_call());
   if constexpr (is_asio_awaitable<call>) {
     using answer = adapter_answer_t<call>;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <edgepipe/crypto/ed25519.hpp>
+#include <edgepipe/pipeline/facts.hpp>
 #include <edgepipe/crypto/sha256.hpp>
 #include <edgepipe/trace/trace_context.hpp>
 
@@ -49,6 +50,12 @@ struct signature_verified {};  // the device key signed the request signing inpu
 struct fresh {};               // the timestamp is within the freshness window
 struct replay_reserved {};     // this (session, request id) was never seen before
 struct rate_permitted {};      // the session's and user's buckets had a token
+
+// The facts that make a request safe to act on: signed by its session's key, fresh, not a
+// replay, within its rate. Routing and the subscription grant require them by default,
+// though they read none of them, so no chain can run a command or open a stream before
+// they are established.
+using verified_request = facts<signature_verified, fresh, replay_reserved, rate_permitted>;
 
 // What a routed command answers: the chain's outcome for ExecuteCommand. The routing
 // stage fills result_code and payload; the response signer, an around stage, fills the rest.

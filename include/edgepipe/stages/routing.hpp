@@ -73,11 +73,6 @@ class route_table {
 
 inline constexpr status route_not_found{code::not_found, "route_not_found"};
 
-// The facts that make a request safe to execute: signed by its session's key, fresh,
-// not a replay, within its rate. The routing stage requires them by default, though it
-// reads none of them, so no chain can run a command before they are established.
-using verified_request = facts<signature_verified, fresh, replay_reserved, rate_permitted>;
-
 // Reads the envelope and the session; adds response (unsigned: the response signer, an
 // around stage, signs it). No route: not_found · route_not_found. `Gate`: what must hold
 // before any command runs (a chain of other stages names its own, or facts<> for none).

@@ -7,7 +7,6 @@
 #include <edgepipe/pipeline/stage.hpp>
 #include <edgepipe/result.hpp>
 #include <edgepipe/stages/facts.hpp>
-#include <edgepipe/stages/routing.hpp>
 
 #include <string>
 #include <string_view>

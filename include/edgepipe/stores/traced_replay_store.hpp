@@ -15,7 +15,7 @@
 
 namespace edgepipe::stores {
 
-// A replay store whose reservations are traced ("redis SET NX" client spans).
+// Each reservation is a client span named `span_name`, with its outcome.
 template <class Store>
 class traced_replay_store {
  public:

@@ -13,13 +13,15 @@ struct descriptor_limit {
   rlim_t before = 0;  // the soft limit found
   rlim_t soft = 0;    // the soft limit now
   rlim_t hard = 0;
-  int error = 0;      // errno of a failed getrlimit or setrlimit, else 0
+  enum class failure { none, getrlimit, setrlimit } failed = failure::none;
+  int error = 0;  // errno of the failed call
 };
 
 inline descriptor_limit raise_descriptor_limit() noexcept {
   descriptor_limit out;
   ::rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    out.failed = descriptor_limit::failure::getrlimit;
     out.error = errno;
     return out;
   }
@@ -29,7 +31,10 @@ inline descriptor_limit raise_descriptor_limit() noexcept {
     ::rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) out.soft = raised.rlim_cur;
-    else out.error = errno;
+    else {
+      out.failed = descriptor_limit::failure::setrlimit;
+      out.error = errno;
+    }
   }
   return out;
 }
