@@ -1,23 +1,25 @@
 // Rung 3 of the example ladder: a server. edgepipe's transport serves Connect, gRPC and
 // gRPC-Web on one port; a chain in front of each method decides who may call it. Both
 // methods share the chain: it reads only the Authorization header.
-//   build/examples/3-server [PORT]   (else $PORT; 0, the default, takes any free port)
+//   build/examples/3-server [PORT]   (else $PORT; 0, the default, takes any free port;
+//                                     $WORKERS threads, default one per CPU it may run on)
 //   curl http://127.0.0.1:PORT/edgepipe.examples.ladder.v1.Greeter/Greet -H 'Content-Type: application/json'
 //        -H 'Authorization: Bearer s3cret' -d '{"name":"Ada"}'
 #include <edgepipe/pipeline/chain.hpp>
-#include <edgepipe/transport/server.hpp>
+#include <edgepipe/transport/server_group.hpp>
+#include <edgepipe/transport/worker_pool.hpp>
 
 #include "ladder.pb.h"  // protoc's output for examples/proto/ladder.proto
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -94,16 +96,23 @@ int main(int argc, char** argv) {
         co_return status{};
       });
 
-  asio::io_context io;
-  edgepipe::transport::server server{io.get_executor(), routes};
+  // Every core: a worker per CPU (or $WORKERS), each accepting on the same port. The router
+  // holds only const state (the chain, the user table), so all workers share it; a handler
+  // touching mutable state would need a router per worker, or state that is thread-safe.
+  char const* workers_env = std::getenv("WORKERS");
+  std::size_t const n = workers_env ? std::strtoul(workers_env, nullptr, 10) : edgepipe::transport::usable_cpus();
+  edgepipe::transport::worker_pool workers{n > 0 ? n : 1};
+  edgepipe::transport::server_group server{workers, [&](std::size_t) -> auto const& { return routes; }};
   server.listen({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port ? std::atoi(port) : 0)});
   server.start();
-  std::printf("listening on 127.0.0.1:%u\n", server.local_endpoint().port());
+  std::printf("listening on 127.0.0.1:%u (%zu workers)\n", server.local_endpoint().port(), workers.size());
   std::fflush(stdout);  // a script reading the port waits for this line
 
-  asio::signal_set signals{io, SIGTERM, SIGINT};  // a signal drains the calls, then the loop ends
+  // A signal drains every worker's calls, then the workers stop.
+  asio::signal_set signals{workers.context(0), SIGTERM, SIGINT};
   signals.async_wait([&](boost::system::error_code, int) {
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { co_await server.shutdown(); io.stop(); }, asio::detached);
+    asio::co_spawn(workers.context(0), [&]() -> asio::awaitable<void> { co_await server.shutdown(); workers.stop(); },
+                   asio::detached);
   });
-  io.run();
+  workers.run();
 }

@@ -2,7 +2,8 @@
 //   POST /api/v1/public/auth/register   {"user_id","public_key"} -> {"device_session_id"}
 //   GET  /api/v1/internal/sessions/{id} the session, or 404
 //   POST /api/v1/internal/commands/{t}  user.echo, user.whoami, lobby.join, user.slow (500 ms)
-//   POST /api/v1/demo/revoke            {"device_session_id"}: revoked, and a SessionInvalidation pushed
+//   POST /api/v1/demo/revoke            {"device_session_id"} or {"user_id"} (all the user's sessions):
+//                                       revoked, and a SessionInvalidation pushed
 //   POST /api/v1/demo/push              {"user_id","device_session_id"?,"event_type","payload"}
 //   POST /api/v1/demo/drop-push         ends every push stream (gateways reconnect)
 //   POST /api/v1/demo/fail-next         {"status": 503} the next command answers that status
@@ -222,17 +223,28 @@ class demo_backend {
     return r;
   }
 
+  // {"device_session_id"}: that session; {"user_id"} alone: every session of the user, with
+  // one user-wide invalidation (empty device_session_id).
   response revoke(request const& req) {
     auto body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || !body["device_session_id"].is_string())
-      return edgepipe::transport::make_http_response(400, R"({"error":"want device_session_id"})");
-    auto it = sessions_.find(body["device_session_id"].get<std::string>());
-    if (it == sessions_.end()) return edgepipe::transport::make_http_response(404, R"({"error":"unknown session"})");
-    it->second.revoked = true;
+    if (!body.is_object()) return edgepipe::transport::make_http_response(400, R"({"error":"want an object"})");
     edgepipe::push::v1::PushEvent e;
-    e.mutable_session_invalidation()->set_user_id(it->second.user_id);
-    e.mutable_session_invalidation()->set_device_session_id(it->first);
-    e.mutable_session_invalidation()->set_reason("revoked");
+    auto& invalidation = *e.mutable_session_invalidation();
+    invalidation.set_reason("revoked");
+    if (body["device_session_id"].is_string()) {
+      auto it = sessions_.find(body["device_session_id"].get<std::string>());
+      if (it == sessions_.end()) return edgepipe::transport::make_http_response(404, R"({"error":"unknown session"})");
+      it->second.revoked = true;
+      invalidation.set_user_id(it->second.user_id);
+      invalidation.set_device_session_id(it->first);
+    } else if (body["user_id"].is_string()) {
+      std::string const user = body["user_id"].get<std::string>();
+      for (auto& [id, s] : sessions_)
+        if (s.user_id == user) s.revoked = true;
+      invalidation.set_user_id(user);
+    } else {
+      return edgepipe::transport::make_http_response(400, R"({"error":"want device_session_id or user_id"})");
+    }
     push_->broadcast(e);
     return edgepipe::transport::make_http_response(200, "{}");
   }

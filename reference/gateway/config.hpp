@@ -39,6 +39,7 @@ struct gateway_config {
   std::size_t max_payload_bytes = 1024 * 1024;
   std::int64_t backend_timeout_ms = 5'000;
   std::size_t backend_max_connections = 256;
+  std::size_t workers = 0;  // 0: one per CPU the process may run on (at most 256)
   std::vector<std::string> cors_origins;
   std::size_t push_queue_bytes = 4 * 1024 * 1024;
   std::string log_format = "text";
@@ -136,6 +137,9 @@ inline std::vector<setting> const& gateway_settings() {
        [](c& g, std::string const& v) {
          g.backend_max_connections = number_of<std::size_t>("EDGEPIPE_BACKEND_MAX_CONNECTIONS", v, 1, 65'536);
        }},
+      {"EDGEPIPE_WORKERS", "the CPUs it may run on",
+       "threads that accept and serve edge connections (1..256); results do not depend on it",
+       [](c& g, std::string const& v) { g.workers = number_of<std::size_t>("EDGEPIPE_WORKERS", v, 1, 256); }},
       {"EDGEPIPE_CORS_ORIGINS", "", "comma-separated origins allowed to call the edge listener from a browser",
        [](c& g, std::string const& v) {
          g.cors_origins.clear();

@@ -1,5 +1,7 @@
-// The gateway's edge service: the kit's contract service over the backend's REST API, the
-// replay store (traced) and the local rate limits.
+// The gateway's edge service on one worker: the kit's contract service over the backend's
+// REST API, the replay store (traced) and the rate limits. Each worker has its own (its
+// backend connections, its hub); what every worker shares (the limiter, the connection
+// budget, a memory replay store) is passed in.
 #pragma once
 
 #include "../common/request_log.hpp"
@@ -17,12 +19,14 @@
 #include <edgepipe/stores/session_and_user_limiter.hpp>
 #include <edgepipe/stores/traced_replay_store.hpp>
 #include <edgepipe/trace/span_recorder.hpp>
+#include <edgepipe/transport/connection_budget.hpp>
 #include <edgepipe/transport/http_client.hpp>
 #include <edgepipe/transport/router.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
+#include <memory>
 
 namespace edgepipe::reference {
 
@@ -31,16 +35,16 @@ class edge_service {
  public:
   // Everything passed in must outlive the service.
   edge_service(boost::asio::any_io_executor ex, gateway_config const& c, crypto::ed25519_signer const& signer,
-               ReplayStore& replay, kit::metrics_registry& metrics, trace::span_recorder const& tracing,
-               request_log const& log)
+               ReplayStore& replay, stores::session_and_user_limiter& limiter,
+               std::shared_ptr<transport::connection_budget> backend_budget, kit::metrics_registry& metrics,
+               trace::span_recorder const& tracing, request_log const& log)
       : replay_{replay, &tracing, "replay store: reserve"},
-        backend_{ex, c.backend, {.max_connections = c.backend_max_connections}},
+        backend_{ex, c.backend, {}, std::move(backend_budget)},
         sessions_{backend_, std::chrono::milliseconds{c.backend_timeout_ms}, &metrics, &tracing},
         commands_{backend_, std::chrono::milliseconds{c.backend_timeout_ms}, &metrics, &tracing},
-        limiter_{{c.session_rate, c.session_burst}, {c.user_rate, c.user_burst}},
         routes_{routes_for(commands_)},
         service_{ex,
-                 {&sessions_, &replay_, &limiter_, &clock_, {c.max_payload_bytes, c.freshness_window_ms}},
+                 {&sessions_, &replay_, &limiter, &clock_, {c.max_payload_bytes, c.freshness_window_ms}},
                  signer,
                  routes_,
                  hub_,
@@ -73,7 +77,6 @@ class edge_service {
   transport::http_client backend_;
   kit::backend_sessions sessions_;
   kit::backend_commands commands_;
-  stores::session_and_user_limiter limiter_;
   stages::route_table<kit::backend_commands> routes_;
   push::hub hub_;
   kit::contract_service<kit::edge_gateway_messages, parts_type, kit::backend_commands, request_log> service_;

@@ -10,20 +10,23 @@
 #include <edgepipe/stores/redis_connection.hpp>
 #include <edgepipe/stores/redis_replay_store.hpp>
 #include <edgepipe/transport/descriptor_limit.hpp>
+#include <edgepipe/transport/worker_pool.hpp>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <google/protobuf/stubs/logging.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace asio = boost::asio;
 using edgepipe::reference::gateway_config;
@@ -48,20 +51,20 @@ void log_descriptor_limit() {
   spdlog::info("RLIMIT_NOFILE {} -> {} (hard {})", text(l.before), text(l.soft), text(l.hard));
 }
 
-// Runs the gateway until a SIGTERM or SIGINT has drained it. Signals are handled before
-// anything is announced: a SIGTERM right after start drains too.
-template <class ReplayStore>
-int serve(asio::io_context& io, gateway_config const& config, edgepipe::crypto::ed25519_signer const& signer,
-          ReplayStore& replay, std::function<readiness()> replay_ready) {
-  edgepipe::reference::gateway<ReplayStore> gateway{io, config, signer, replay, std::move(replay_ready)};
-  asio::signal_set signals{io, SIGTERM, SIGINT};
+// Runs the gateway on its workers until a SIGTERM or SIGINT has drained it. Signals are
+// handled (on worker 0) before anything is announced: a SIGTERM right after start drains too.
+template <class ReplayStore, class ReplayOf>
+int serve(edgepipe::transport::worker_pool& workers, gateway_config const& config,
+          edgepipe::crypto::ed25519_signer const& signer, ReplayOf replay_of, std::function<readiness()> replay_ready) {
+  edgepipe::reference::gateway<ReplayStore> gateway{workers, config, signer, replay_of, std::move(replay_ready)};
+  asio::signal_set signals{workers.context(0), SIGTERM, SIGINT};
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: draining", signal);
     gateway.shutdown();
   });
   if (auto why = gateway.start()) return refuse(*why);
-  io.run();
+  workers.run();
   spdlog::info("edgepipe-gateway stopped");
   return 0;
 }
@@ -92,21 +95,47 @@ int main(int argc, char** argv) {
   google::protobuf::SetLogHandler(nullptr);
   log_descriptor_limit();
 
-  asio::io_context io{1};
+  std::size_t const workers_wanted =
+      config.workers != 0 ? config.workers : std::min<std::size_t>(edgepipe::transport::usable_cpus(), 256);
+  edgepipe::transport::worker_pool workers{workers_wanted};
   if (config.redis) {
-    edgepipe::stores::redis_connection connection{io.get_executor(), *config.redis};
-    edgepipe::stores::redis_replay_store store{connection};
-    connection.start();
-    if (auto why = edgepipe::reference::check_redis(io, connection, store)) return refuse(*why);
-    edgepipe::reference::redis_readiness ready{io.get_executor(), connection, store};
-    ready.start();
-    return serve(io, config, *signer, store, [&] { return ready.get(); });
+    // A connection per worker: a reservation never leaves its worker's thread.
+    using edgepipe::stores::redis_connection, edgepipe::stores::redis_replay_store, edgepipe::reference::redis_readiness;
+    std::vector<std::unique_ptr<redis_connection>> connections;
+    std::vector<std::unique_ptr<redis_replay_store>> stores;
+    std::vector<std::unique_ptr<redis_readiness>> ready;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      connections.push_back(std::make_unique<redis_connection>(workers.executor(i), *config.redis));
+      stores.push_back(std::make_unique<redis_replay_store>(*connections.back()));
+      connections.back()->start();
+    }
+    for (std::size_t i = 0; i < workers.size(); ++i)
+      if (auto why = edgepipe::reference::check_redis(workers.context(i), *connections[i], *stores[i])) return refuse(*why);
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      ready.push_back(std::make_unique<redis_readiness>(workers.executor(i), *connections[i], *stores[i]));
+      ready.back()->start();
+    }
+    return serve<redis_replay_store>(
+        workers, config, *signer, [&](std::size_t i) -> redis_replay_store& { return *stores[i]; },
+        [&] {
+          readiness all;  // ready when every worker's store is
+          all.replay_store = true;
+          all.maxmemory_policy = true;
+          for (auto const& r : ready) {
+            readiness const one = r->get();
+            all.replay_store = all.replay_store && one.replay_store;
+            if (one.maxmemory_policy) all.maxmemory_policy = *all.maxmemory_policy && *one.maxmemory_policy;
+          }
+          return all;
+        });
   }
+  // One store for every worker: it is thread-safe, and a reservation must be seen by all.
   edgepipe::system_clock clock;
   edgepipe::stores::memory_replay_store<edgepipe::system_clock> store{clock};
-  return serve(io, config, *signer, store, [] {
-    readiness always;  // the memory store cannot fail to answer
-    always.replay_store = true;
-    return always;
-  });
+  return serve<edgepipe::stores::memory_replay_store<edgepipe::system_clock>>(
+      workers, config, *signer, [&](std::size_t) -> auto& { return store; }, [] {
+        readiness always;  // the memory store cannot fail to answer
+        always.replay_store = true;
+        return always;
+      });
 }

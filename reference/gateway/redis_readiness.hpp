@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <optional>
@@ -71,6 +72,7 @@ class redis_readiness {
     boost::asio::co_spawn(policy_timer_.get_executor(), policy_loop(), boost::asio::detached);
   }
 
+  // Safe from any thread: a worker's readiness is read by worker 0's /readyz.
   [[nodiscard]] readiness get() const {
     readiness r;
     // A lost connection is not ready at once, without waiting for the next probe.
@@ -121,9 +123,9 @@ class redis_readiness {
   boost::asio::steady_timer probe_timer_;
   boost::asio::steady_timer policy_timer_;
   std::string key_;
-  bool answering_ = false;  // until the first probe answers
+  std::atomic<bool> answering_{false};  // until the first probe answers
   bool probed_ = false;
-  bool evicting_ = false;   // start-up refused an evicting policy
+  std::atomic<bool> evicting_{false};  // start-up refused an evicting policy
 };
 
 }  // namespace edgepipe::reference

@@ -285,7 +285,7 @@ describe("operating it", () => {
     for (const flag of ["--backend-url", "--backend-push-addr", "--redis-url", "--signer-key-file", "--signer-key-id",
       "--public-addr", "--edge-addr", "--admin-addr", "--freshness-window-ms", "--session-rate", "--session-burst",
       "--user-rate", "--user-burst", "--public-rate", "--public-burst", "--max-payload-bytes", "--backend-timeout-ms",
-      "--cors-origins", "--log-format", "--otlp-endpoint", "--drain-timeout-ms"])
+      "--cors-origins", "--log-format", "--otlp-endpoint", "--drain-timeout-ms", "--workers", "--backend-max-connections"])
       assert.ok(r.stdout.includes(flag), flag);
     assert.match(r.stdout, /default: 60000/);
   });
@@ -311,6 +311,8 @@ describe("operating it", () => {
     for (const [env, names] of [
       [{ EDGEPIPE_BACKEND_URL: "ftp://x" }, /EDGEPIPE_BACKEND_URL/],
       [{ EDGEPIPE_FRESHNESS_WINDOW_MS: "-3" }, /EDGEPIPE_FRESHNESS_WINDOW_MS/],
+      [{ EDGEPIPE_WORKERS: "0" }, /EDGEPIPE_WORKERS/],
+      [{ EDGEPIPE_WORKERS: "257" }, /EDGEPIPE_WORKERS/],
       [{ EDGEPIPE_SIGNER_KEY_FILE: path.join(work, "missing.pem") }, /EDGEPIPE_SIGNER_KEY_FILE/],
       [{ EDGEPIPE_REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, /EDGEPIPE_REDIS_URL.*PING/],
     ]) {

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -82,7 +83,7 @@ class redis_connection {
   // Drops the connection and stops reconnecting; commands in flight complete with no reply.
   void close() { impl_->close(); }
 
-  // True while connected (the replay store's readiness).
+  // True while connected (the replay store's readiness); safe to ask from any thread.
   [[nodiscard]] bool connected() const noexcept { return impl_->connected(); }
   [[nodiscard]] std::size_t in_flight() const noexcept { return impl_->in_flight(); }
 
@@ -116,7 +117,7 @@ class redis_connection {
 
     ~impl() { free_context(); }
 
-    bool connected() const noexcept { return context_ != nullptr && connected_; }
+    bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
     std::size_t in_flight() const noexcept { return in_flight_.size(); }
 
     void connect() {
@@ -356,7 +357,7 @@ class redis_connection {
     redisAsyncContext* context_ = nullptr;
     std::optional<boost::asio::posix::stream_descriptor> socket_;
     std::uint64_t generation_ = 0;
-    bool connected_ = false;
+    std::atomic<bool> connected_{false};  // false whenever context_ is null; read by any thread
     bool closed_ = false;
     bool want_read_ = false, want_write_ = false;
     bool read_waiting_ = false, write_waiting_ = false;

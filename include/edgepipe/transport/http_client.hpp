@@ -21,6 +21,7 @@
 #pragma once
 
 #include <edgepipe/protocol/header_grammar.hpp>
+#include <edgepipe/transport/connection_budget.hpp>
 #include <edgepipe/transport/detail/http_answer.hpp>  // first Beast include: see there
 
 #include <boost/asio/any_io_executor.hpp>
@@ -95,7 +96,8 @@ inline std::string encode_path_segment(std::string_view s) {
 }
 
 struct http_client_options {
-  std::size_t max_connections = 256;  // open at once, busy or idle; past it a call waits
+  std::size_t max_connections = 256;  // open at once, busy or idle; past it a call waits (a
+                                      // shared connection_budget, when given, bounds instead)
   std::size_t max_response_bytes = 4 * 1024 * 1024;
   std::size_t max_response_header_bytes = 16 * 1024;
   std::chrono::milliseconds idle_timeout{30'000};  // when the backend announces none
@@ -150,8 +152,14 @@ class http_client {
     response res;
   };
 
-  http_client(boost::asio::any_io_executor ex, http_endpoint endpoint, http_client_options o = {})
-      : pool_{std::make_shared<pool>(std::move(ex), std::move(endpoint), o)} {}
+  // `budget`, when given, bounds the open connections of every client that shares it (one
+  // per worker); otherwise this client has a bound of its own, `o.max_connections`.
+  http_client(boost::asio::any_io_executor ex, http_endpoint endpoint, http_client_options o = {},
+              std::shared_ptr<connection_budget> budget = {})
+      : pool_{std::make_shared<pool>(std::move(ex), std::move(endpoint), o,
+                                     budget ? std::move(budget) : std::make_shared<connection_budget>(o.max_connections))} {
+    pool_->budget->join(pool_);
+  }
   http_client(http_client const&) = delete;
   http_client& operator=(http_client const&) = delete;
   ~http_client() { pool_->close_idle(); }
@@ -202,6 +210,7 @@ class http_client {
     explicit waiter(boost::asio::any_io_executor ex) : timer{std::move(ex)} {}
     boost::asio::steady_timer timer;
     bool woken = false;
+    bool by_budget = false;  // woken by the budget's room(), which used up its registration
   };
 
   struct pool;
@@ -226,17 +235,35 @@ class http_client {
     }
   };
 
-  struct pool : std::enable_shared_from_this<pool> {
-    pool(boost::asio::any_io_executor ex, http_endpoint e, http_client_options o)
+  struct pool : budget_member, std::enable_shared_from_this<pool> {
+    pool(boost::asio::any_io_executor ex, http_endpoint e, http_client_options o,
+         std::shared_ptr<connection_budget> b)
         : executor{std::move(ex)},
           endpoint{std::move(e)},
           options{o},
-          host_header{endpoint.host + ":" + std::to_string(endpoint.port)} {}
+          host_header{endpoint.host + ":" + std::to_string(endpoint.port)},
+          budget{std::move(b)} {}
+
+    boost::asio::any_io_executor member_executor() const override { return executor; }
+    void room() override {
+      if (waiters.empty()) budget->pass_on();  // whoever waited here gave up: the next pool
+      else wake_one(/*by_budget=*/true);
+    }
+    void shed_idle() override {
+      if (idle.empty()) return;
+      std::shared_ptr<connection> oldest = std::move(idle.front());
+      idle.erase(idle.begin());
+      idle_changed();
+      oldest->idle = false;
+      discard(*oldest);
+    }
+    void idle_changed() noexcept { idle_count.store(idle.size(), std::memory_order_relaxed); }
 
     boost::asio::any_io_executor executor;
     http_endpoint endpoint;
     http_client_options options;
     std::string host_header;
+    std::shared_ptr<connection_budget> budget;
     boost::asio::ip::tcp::resolver::results_type resolved;
     std::vector<std::shared_ptr<connection>> idle;  // most recently used last
     std::deque<waiter*> waiters;
@@ -249,6 +276,7 @@ class http_client {
         while (!idle.empty()) {
           std::shared_ptr<connection> c = std::move(idle.back());
           idle.pop_back();
+          idle_changed();
           c->idle = false;
           boost::system::error_code ignored;
           c->stream.socket().cancel(ignored);  // ends the idle watch
@@ -259,7 +287,7 @@ class http_client {
           }
           discard(*c);
         }
-        if (open < options.max_connections) break;
+        if (budget->try_take()) break;
         if (!co_await wait_for_room(deadline)) {
           out.why = failure::timeout;
           co_return std::move(out);
@@ -303,6 +331,7 @@ class http_client {
     }
 
     void put_idle(std::shared_ptr<connection> c) {
+      if (waiters.empty() && budget->someone_waits()) return discard(*c);  // the slot goes where it is wanted
       c->stream.expires_never();
       c->idle = true;
       // Anything that makes an idle connection readable (the backend closing it, or bytes
@@ -316,6 +345,7 @@ class http_client {
             p->drop_idle(*c);
           });
       idle.push_back(std::move(c));
+      idle_changed();
       wake_one();
     }
 
@@ -324,6 +354,7 @@ class http_client {
         if (it->get() == &c) {
           std::shared_ptr<connection> keep = std::move(*it);
           idle.erase(it);
+          idle_changed();
           keep->idle = false;
           discard(*keep);
           return;
@@ -335,6 +366,7 @@ class http_client {
       c.stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
       c.stream.socket().close(ignored);
       --open;
+      budget->give_back();
       wake_one();
     }
 
@@ -342,25 +374,30 @@ class http_client {
       while (!idle.empty()) {
         std::shared_ptr<connection> c = std::move(idle.back());
         idle.pop_back();
+        idle_changed();
         c->idle = false;
         discard(*c);
       }
     }
 
-    void wake_one() {
+    void wake_one(bool by_budget = false) {
       if (waiters.empty()) return;
       waiter* w = waiters.front();
       waiters.pop_front();
       w->woken = true;
+      w->by_budget = by_budget;
       w->timer.cancel();
     }
 
-    // Waits until a connection is given back or closed; false when the deadline passed.
+    // Waits, registered with the budget, until a connection is given back or closed here
+    // or a slot frees anywhere; false when the deadline passed.
     boost::asio::awaitable<bool> wait_for_room(std::chrono::steady_clock::time_point deadline) {
       waiter w{executor};
       w.timer.expires_at(deadline);
       waiters.push_back(&w);
+      budget->wait(this->shared_from_this());
       (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (!w.by_budget) budget->stop_waiting(*this);  // its registration is still there: withdraw it
       if (w.woken) co_return true;
       std::erase(waiters, &w);
       co_return false;
