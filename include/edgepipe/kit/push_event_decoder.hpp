@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 namespace edgepipe::kit {
 
