@@ -2,7 +2,9 @@
 // clients, Connect and gRPC, a unary method and a stream, and the chain's refusals.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -156,4 +158,32 @@ test("the port comes from $PORT when argv names none", async () => {
   } finally {
     assert.equal(await stopServer(second), 0);
   }
+});
+
+test("on 4 workers ($WORKERS): 32 connections served, and SIGTERM drains every worker's streams", async () => {
+  const child = spawn(binary, ["0"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, WORKERS: "4" } });
+  const line = await new Promise((resolve, reject) => {
+    child.on("error", reject);
+    createInterface({ input: child.stdout }).once("line", resolve);
+  });
+  const m = /listening on [\d.]+:(\d+) \((\d+) workers\)/.exec(line);
+  assert.ok(m, line);
+  assert.equal(m[2], "4");
+  const base = `http://127.0.0.1:${m[1]}`;
+  // A transport each: one HTTP/2 connection each, spread over the workers by the kernel.
+  const clients = Array.from({ length: 32 }, () => createClient(service, createGrpcTransport({ baseUrl: base })));
+  const greeted = await Promise.all(clients.map((c, i) => c.greet({ name: `n${i}` }, { headers: alice })));
+  greeted.forEach((g, i) => assert.equal(g.text, `hello, n${i} (signed in as alice)`));
+
+  // Long countdowns on every connection; SIGTERM lets them run to the drain's end, then exit 0.
+  const streams = clients.map(async (c) => {
+    const got = [];
+    for await (const r of c.countdown({ from: 3, intervalMs: 100 }, { headers: bob })) got.push(r.value);
+    return got;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill("SIGTERM");
+  for (const got of await Promise.all(streams)) assert.deepEqual(got, [3, 2, 1], "a call in flight completes");
+  assert.equal(await exited, 0);
 });

@@ -7,7 +7,8 @@
 // (`resource_exhausted` · `slow_consumer`) and drops what it had queued. An event is built
 // once and shared by every queue it reaches. An invalidation ends the matching
 // subscriptions (`unauthenticated` · `session_revoked`); a drain ends them all
-// (`unavailable` · `draining`). Single-threaded: one hub per executor.
+// (`unavailable` · `draining`). Single-threaded: one hub per executor (push::dispatcher
+// reaches the hubs of several workers).
 #pragma once
 
 #include <edgepipe/status.hpp>

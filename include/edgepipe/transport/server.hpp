@@ -6,8 +6,8 @@
 //   srv.listen({boost::asio::ip::make_address("127.0.0.1"), 8081});
 //   srv.start();  io.run();
 //
-// Threading: a server and its connections live on one executor; run several servers
-// (one per io_context and thread) on the same port with SO_REUSEPORT to use more cores.
+// Threading: a server and its connections live on one executor; server_group.hpp runs one
+// per worker on the same port (SO_REUSEPORT) to use every core.
 #pragma once
 
 #include <edgepipe/transport/detail/dispatch.hpp>

@@ -48,7 +48,7 @@ inline std::size_t usable_cpus() noexcept {
 
 class worker_pool {
  public:
-  // `workers` io_contexts, each told it runs on one thread (Asio then skips its locks).
+  // `workers` io_contexts, each told that one thread runs it.
   explicit worker_pool(std::size_t workers) {
     if (workers == 0) throw std::invalid_argument{"worker_pool: at least one worker"};
     contexts_.reserve(workers);
