@@ -26,8 +26,9 @@ class budget_member {
   // Another pool waits and none is free: close an idle connection, if there is one.
   virtual void shed_idle() = 0;
 
-  // Idle connections held now; read by other threads to find one to shed.
+  // Idle and open connections held now; read by other threads.
   std::atomic<std::size_t> idle_count{0};
+  std::atomic<std::size_t> open_count{0};
 };
 
 // Taking a slot costs one compare-and-swap and happens only when a pool opens a new
@@ -64,6 +65,8 @@ class connection_budget {
     std::lock_guard lock{mutex_};
     waiting_.push_back(m);
     waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
+    if (m->open_count.load(std::memory_order_relaxed) < share_.load(std::memory_order_relaxed))
+      starved_.store(true, std::memory_order_relaxed);
     if (open_.load() < max_) return hand_on();
     members_.erase(std::remove_if(members_.begin(), members_.end(), [](auto const& w) { return w.expired(); }),
                    members_.end());
@@ -82,12 +85,19 @@ class connection_budget {
     std::lock_guard lock{mutex_};
     auto const it = std::find_if(waiting_.begin(), waiting_.end(), [&](auto const& w) { return w.lock().get() == &m; });
     if (it != waiting_.end()) waiting_.erase(it);
-    waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
+    counted();
   }
 
-  // Whether some pool waits for a slot: a connection that comes free with no call of its own
-  // pool waiting then closes rather than idles, so the slot moves to the pool that waits.
+  // Whether some pool waits for a slot.
   [[nodiscard]] bool someone_waits() const noexcept { return waiting_count_.load(std::memory_order_relaxed) > 0; }
+
+  // Whether a pool holding `open` connections should close one that came free with no call
+  // of its own waiting, because another pool waits: when it holds more than its even share,
+  // or a waiting pool holds less than its own. Under a steady load the slots then settle
+  // instead of moving back and forth (each move is a close and a connect).
+  [[nodiscard]] bool should_yield(std::size_t open) const noexcept {
+    return someone_waits() && (open > share_.load(std::memory_order_relaxed) || starved_.load(std::memory_order_relaxed));
+  }
 
   // A room() arrived when no call waited any more: pass it to the next waiting pool.
   void pass_on() {
@@ -99,15 +109,22 @@ class connection_budget {
   void join(std::shared_ptr<budget_member> const& m) {
     std::lock_guard lock{mutex_};
     members_.push_back(m);
+    share_.store(std::max<std::size_t>(max_ / members_.size(), 1), std::memory_order_relaxed);
   }
 
  private:
+  // Under the lock, after the waiting list changed.
+  void counted() noexcept {
+    waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
+    if (waiting_.empty()) starved_.store(false, std::memory_order_relaxed);
+  }
+
   // Under the lock: room() to the first waiting pool still alive.
   void hand_on() {
     while (!waiting_.empty()) {
       std::weak_ptr<budget_member> w = std::move(waiting_.front());
       waiting_.pop_front();
-      waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
+      counted();
       if (auto p = w.lock()) {
         boost::asio::post(p->member_executor(), [w] {
           if (auto q = w.lock()) q->room();
@@ -122,6 +139,8 @@ class connection_budget {
   std::mutex mutex_;
   std::deque<std::weak_ptr<budget_member>> waiting_;
   std::atomic<std::size_t> waiting_count_{0};
+  std::atomic<std::size_t> share_{0};  // max / pools that joined
+  std::atomic<bool> starved_{false};   // a pool below its share waits
   std::vector<std::weak_ptr<budget_member>> members_;
 };
 

@@ -211,7 +211,6 @@ class http_client {
     explicit waiter(boost::asio::any_io_executor ex) : timer{std::move(ex)} {}
     boost::asio::steady_timer timer;
     bool woken = false;
-    bool by_budget = false;  // woken by the budget's room(), which used up its registration
   };
 
   struct pool;
@@ -295,6 +294,7 @@ class http_client {
         }
       }
       ++open;
+      open_count.store(open, std::memory_order_relaxed);
       auto c = std::make_shared<connection>(executor);
       c->stream.expires_at(deadline);
       // Resolved once and kept (a resolve is a thread hop); resolved again after a failed connect.
@@ -332,7 +332,7 @@ class http_client {
     }
 
     void put_idle(std::shared_ptr<connection> c) {
-      if (waiters.empty() && budget->someone_waits()) return discard(*c);  // the slot goes where it is wanted
+      if (waiters.empty() && budget->should_yield(open)) return discard(*c);  // the slot goes where it is wanted
       c->stream.expires_never();
       c->idle = true;
       // Anything that makes an idle connection readable (the backend closing it, or bytes
@@ -367,6 +367,7 @@ class http_client {
       c.stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
       c.stream.socket().close(ignored);
       --open;
+      open_count.store(open, std::memory_order_relaxed);
       budget->give_back();
       wake_one();
     }
@@ -381,12 +382,15 @@ class http_client {
       }
     }
 
+    // Wakes the first waiting call. Woken from here, its registration with the budget is
+    // withdrawn at once: left until the call resumes, it would make a connection given back
+    // meanwhile look wanted elsewhere and be closed (put_idle).
     void wake_one(bool by_budget = false) {
       if (waiters.empty()) return;
       waiter* w = waiters.front();
       waiters.pop_front();
       w->woken = true;
-      w->by_budget = by_budget;
+      if (!by_budget) budget->stop_waiting(*this);
       w->timer.cancel();
     }
 
@@ -398,9 +402,9 @@ class http_client {
       waiters.push_back(&w);
       budget->wait(this->shared_from_this());
       (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      if (!w.by_budget) budget->stop_waiting(*this);  // its registration is still there: withdraw it
       if (w.woken) co_return true;
       std::erase(waiters, &w);
+      budget->stop_waiting(*this);  // gave up: its registration goes too
       co_return false;
     }
   };
