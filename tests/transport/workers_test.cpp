@@ -298,3 +298,55 @@ TEST_CASE("the memory store reserves each key once across threads and keeps one 
   CHECK(store.reserve("key-0", 60'000) == edgepipe::stages::reservation::reserved);  // all expired: room again
   CHECK(store.size() == 1);
 }
+
+TEST_CASE("under a steady load two workers' pools settle on the shared bound instead of trading connections", "[workers][http]") {
+  asio::io_context backend_io{1};
+  edgepipe::transport::router routes;
+  std::mutex peers_mutex;
+  std::set<std::string> peers;  // one per backend connection the clients opened
+  routes.route("GET", "/work", [&](edgepipe::transport::http_request req) -> asio::awaitable<edgepipe::transport::http_response> {
+    {
+      std::lock_guard l{peers_mutex};
+      peers.insert(req.peer);
+    }
+    asio::steady_timer t{co_await asio::this_coro::executor, 2ms};
+    co_await t.async_wait(asio::use_awaitable);
+    co_return edgepipe::transport::make_http_response(200, "done", "text/plain");
+  });
+  edgepipe::transport::server backend{backend_io.get_executor(), routes};
+  backend.listen({asio::ip::make_address("127.0.0.1"), 0});
+  backend.start();
+  std::thread backend_thread{[&] { backend_io.run(); }};
+  edgepipe::transport::http_endpoint const at{"127.0.0.1", backend.local_endpoint().port()};
+
+  edgepipe::transport::worker_pool workers{2};
+  auto const budget = std::make_shared<edgepipe::transport::connection_budget>(4);
+  std::vector<std::unique_ptr<edgepipe::transport::http_client>> clients;
+  for (std::size_t i = 0; i < 2; ++i)
+    clients.push_back(std::make_unique<edgepipe::transport::http_client>(workers.executor(i), at,
+                                                                         edgepipe::transport::http_client_options{}, budget));
+  std::atomic<int> ok{0};
+  {
+    running run{workers};
+    // 8 callers per worker, 25 calls each, over 4 connections in all: twice the demand.
+    std::vector<std::future<void>> callers;
+    for (std::size_t w = 0; w < 2; ++w)
+      for (int c = 0; c < 8; ++c)
+        callers.push_back(asio::co_spawn(workers.executor(w), [&, w]() -> asio::awaitable<void> {
+          for (int i = 0; i < 25; ++i) {
+            edgepipe::transport::http_client::request req{boost::beast::http::verb::get, "/work", 11};
+            auto r = co_await clients[w]->send(std::move(req), 5s);
+            if (r.error == edgepipe::transport::http_client::failure::none) ++ok;
+          }
+        }, asio::use_future));
+    for (auto& f : callers) f.get();
+    CHECK(budget->open() <= 4);
+  }
+  clients.clear();
+  CHECK(ok == 400);
+  // 4 to begin with; a slot may move between the workers while they ramp up, not per call.
+  std::lock_guard l{peers_mutex};
+  CHECK(peers.size() <= 12);
+  backend_io.stop();
+  backend_thread.join();
+}

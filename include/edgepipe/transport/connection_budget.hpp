@@ -22,19 +22,23 @@ class budget_member {
   virtual ~budget_member() = default;
   [[nodiscard]] virtual boost::asio::any_io_executor member_executor() const = 0;
   // Room was made elsewhere: wake one call waiting for a connection, if any still waits.
-  virtual void room() = 0;
+  // `granted`: the slot is this pool's already (handed over, not to be taken again); a pool
+  // with no call waiting any more gives it back.
+  virtual void room(bool granted) = 0;
   // Another pool waits and none is free: close an idle connection, if there is one.
   virtual void shed_idle() = 0;
 
-  // Idle and open connections held now; read by other threads.
+  // Idle and open connections held now (kept by the pool), and its calls registered as
+  // waiting (kept by the budget); read by other threads.
   std::atomic<std::size_t> idle_count{0};
   std::atomic<std::size_t> open_count{0};
+  std::atomic<std::size_t> waiting_count{0};
 };
 
 // Taking a slot costs one compare-and-swap and happens only when a pool opens a new
 // connection; a kept-alive connection reused touches nothing shared. The lock is taken only
 // when a pool has to wait, or a connection closes while one waits.
-class connection_budget {
+class connection_budget : public std::enable_shared_from_this<connection_budget> {
  public:
   explicit connection_budget(std::size_t max) noexcept : max_{max} {}
   connection_budget(connection_budget const&) = delete;
@@ -55,7 +59,18 @@ class connection_budget {
   void give_back() {
     open_.fetch_sub(1);
     std::lock_guard lock{mutex_};
-    hand_on();
+    hand_on(false);
+  }
+
+  // A connection closed for a waiting pool (should_yield): its slot passes to that pool
+  // directly, so that no call of the closing pool takes it back first; with no pool
+  // waiting any more, it is given back.
+  void hand_over() {
+    {
+      std::lock_guard lock{mutex_};
+      if (hand_on(true)) return;
+    }
+    give_back();
   }
 
   // `m` has a call that found no slot: it is told room() once one frees (at once, if one
@@ -64,10 +79,12 @@ class connection_budget {
   void wait(std::shared_ptr<budget_member> const& m) {
     std::lock_guard lock{mutex_};
     waiting_.push_back(m);
-    waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
-    if (m->open_count.load(std::memory_order_relaxed) < share_.load(std::memory_order_relaxed))
-      starved_.store(true, std::memory_order_relaxed);
-    if (open_.load() < max_) return hand_on();
+    m->waiting_count.fetch_add(1, std::memory_order_relaxed);
+    counted();
+    if (open_.load() < max_) {
+      hand_on(false);
+      return;
+    }
     members_.erase(std::remove_if(members_.begin(), members_.end(), [](auto const& w) { return w.expired(); }),
                    members_.end());
     for (auto const& w : members_)
@@ -81,10 +98,12 @@ class connection_budget {
 
   // One registration of `m` made by wait() is no longer wanted (its call was served
   // otherwise, or gave up).
-  void stop_waiting(budget_member const& m) {
+  void stop_waiting(budget_member& m) {
     std::lock_guard lock{mutex_};
     auto const it = std::find_if(waiting_.begin(), waiting_.end(), [&](auto const& w) { return w.lock().get() == &m; });
-    if (it != waiting_.end()) waiting_.erase(it);
+    if (it == waiting_.end()) return;
+    waiting_.erase(it);
+    m.waiting_count.fetch_sub(1, std::memory_order_relaxed);
     counted();
   }
 
@@ -92,56 +111,64 @@ class connection_budget {
   [[nodiscard]] bool someone_waits() const noexcept { return waiting_count_.load(std::memory_order_relaxed) > 0; }
 
   // Whether a pool holding `open` connections should close one that came free with no call
-  // of its own waiting, because another pool waits: when it holds more than its even share,
-  // or a waiting pool holds less than its own. Under a steady load the slots then settle
-  // instead of moving back and forth (each move is a close and a connect).
-  [[nodiscard]] bool should_yield(std::size_t open) const noexcept {
-    return someone_waits() && (open > share_.load(std::memory_order_relaxed) || starved_.load(std::memory_order_relaxed));
+  // of its own waiting, because another pool waits: when it holds more than its even share
+  // (max / pools, rounded up), or a pool that holds none waits (fewer slots than pools).
+  // Under a steady load the slots then settle instead of moving back and forth, each move a
+  // close and a connect.
+  [[nodiscard]] bool should_yield(std::size_t open) {
+    if (!someone_waits()) return false;
+    if (open > share_.load(std::memory_order_relaxed)) return true;
+    std::lock_guard lock{mutex_};
+    for (auto const& w : members_)
+      if (auto p = w.lock(); p && p->waiting_count.load(std::memory_order_relaxed) > 0 &&
+                             p->open_count.load(std::memory_order_relaxed) == 0)
+        return true;
+    return false;
   }
 
-  // A room() arrived when no call waited any more: pass it to the next waiting pool.
+  // A room(false) arrived when no call waited any more: pass it to the next waiting pool.
   void pass_on() {
     std::lock_guard lock{mutex_};
-    if (open_.load() < max_) hand_on();
+    if (open_.load() < max_) hand_on(false);
   }
 
   // Pools that may be asked to shed idle connections.
   void join(std::shared_ptr<budget_member> const& m) {
     std::lock_guard lock{mutex_};
     members_.push_back(m);
-    share_.store(std::max<std::size_t>(max_ / members_.size(), 1), std::memory_order_relaxed);
+    share_.store((max_ + members_.size() - 1) / members_.size(), std::memory_order_relaxed);
   }
 
  private:
   // Under the lock, after the waiting list changed.
-  void counted() noexcept {
-    waiting_count_.store(waiting_.size(), std::memory_order_relaxed);
-    if (waiting_.empty()) starved_.store(false, std::memory_order_relaxed);
-  }
+  void counted() noexcept { waiting_count_.store(waiting_.size(), std::memory_order_relaxed); }
 
-  // Under the lock: room() to the first waiting pool still alive.
-  void hand_on() {
+  // Under the lock: room(granted) to the first waiting pool still alive; false when none
+  // waits. A granted slot whose pool is gone by the time it arrives is given back.
+  bool hand_on(bool granted) {
     while (!waiting_.empty()) {
       std::weak_ptr<budget_member> w = std::move(waiting_.front());
       waiting_.pop_front();
       counted();
       if (auto p = w.lock()) {
-        boost::asio::post(p->member_executor(), [w] {
-          if (auto q = w.lock()) q->room();
+        p->waiting_count.fetch_sub(1, std::memory_order_relaxed);
+        boost::asio::post(p->member_executor(), [w, granted, self = shared_from_this()] {
+          if (auto q = w.lock()) q->room(granted);
+          else if (granted) self->give_back();
         });
-        return;
+        return true;
       }
     }
+    return false;
   }
 
   std::size_t const max_;
   std::atomic<std::size_t> open_{0};
   std::mutex mutex_;
   std::deque<std::weak_ptr<budget_member>> waiting_;
-  std::atomic<std::size_t> waiting_count_{0};
-  std::atomic<std::size_t> share_{0};  // max / pools that joined
-  std::atomic<bool> starved_{false};   // a pool below its share waits
   std::vector<std::weak_ptr<budget_member>> members_;
+  std::atomic<std::size_t> waiting_count_{0};
+  std::atomic<std::size_t> share_{0};  // max / pools that joined, rounded up
 };
 
 }  // namespace edgepipe::transport

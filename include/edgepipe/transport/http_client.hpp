@@ -163,7 +163,10 @@ class http_client {
   }
   http_client(http_client const&) = delete;
   http_client& operator=(http_client const&) = delete;
-  ~http_client() { pool_->close_idle(); }
+  ~http_client() {
+    pool_->close_idle();
+    for (; pool_->granted > 0; --pool_->granted) pool_->budget->give_back();
+  }
 
   // Sends `req` (Host and keep-alive set here) and reads its final answer within `timeout`.
   // (g++ 12 misreports Asio's coroutine frame new/delete pair as mismatched.)
@@ -245,17 +248,24 @@ class http_client {
           budget{std::move(b)} {}
 
     boost::asio::any_io_executor member_executor() const override { return executor; }
-    void room() override {
-      if (waiters.empty()) budget->pass_on();  // whoever waited here gave up: the next pool
-      else wake_one(/*by_budget=*/true);
+    void room(bool slot_granted) override {
+      if (waiters.empty()) {  // whoever waited here gave up: the slot goes on
+        if (slot_granted) budget->give_back();
+        else budget->pass_on();
+        return;
+      }
+      if (slot_granted) ++granted;
+      wake_one(/*by_budget=*/true);
     }
     void shed_idle() override {
-      if (idle.empty()) return;
+      // An idle connection here may be promised to a call just woken: give one up only
+      // when this pool holds more than its share (or a pool with none waits).
+      if (idle.empty() || !budget->should_yield(open)) return;
       std::shared_ptr<connection> oldest = std::move(idle.front());
       idle.erase(idle.begin());
       idle_changed();
       oldest->idle = false;
-      discard(*oldest);
+      discard(*oldest, /*for_another_pool=*/true);
     }
     void idle_changed() noexcept { idle_count.store(idle.size(), std::memory_order_relaxed); }
 
@@ -264,6 +274,7 @@ class http_client {
     http_client_options options;
     std::string host_header;
     std::shared_ptr<connection_budget> budget;
+    std::size_t granted = 0;  // slots handed over by other pools, not yet used
     boost::asio::ip::tcp::resolver::results_type resolved;
     std::vector<std::shared_ptr<connection>> idle;  // most recently used last
     std::deque<waiter*> waiters;
@@ -286,6 +297,10 @@ class http_client {
             co_return std::move(out);
           }
           discard(*c);
+        }
+        if (granted > 0) {  // handed over by another pool: already counted in the budget
+          --granted;
+          break;
         }
         if (budget->try_take()) break;
         if (!co_await wait_for_room(deadline)) {
@@ -332,7 +347,7 @@ class http_client {
     }
 
     void put_idle(std::shared_ptr<connection> c) {
-      if (waiters.empty() && budget->should_yield(open)) return discard(*c);  // the slot goes where it is wanted
+      if (waiters.empty() && budget->should_yield(open)) return discard(*c, /*for_another_pool=*/true);
       c->stream.expires_never();
       c->idle = true;
       // Anything that makes an idle connection readable (the backend closing it, or bytes
@@ -362,13 +377,15 @@ class http_client {
         }
     }
 
-    void discard(connection& c) {
+    // Closes `c`; its slot goes back to the budget, or straight to a waiting pool.
+    void discard(connection& c, bool for_another_pool = false) {
       boost::system::error_code ignored;
       c.stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
       c.stream.socket().close(ignored);
       --open;
       open_count.store(open, std::memory_order_relaxed);
-      budget->give_back();
+      if (for_another_pool) budget->hand_over();
+      else budget->give_back();
       wake_one();
     }
 
