@@ -341,6 +341,11 @@ TEST_CASE("under a steady load two workers' pools settle on the shared bound ins
         }, asio::use_future));
     for (auto& f : callers) f.get();
     CHECK(budget->open() <= 4);
+    // Every slot the budget counts has a connection behind it: none was lost in a hand-over.
+    std::size_t held = 0;
+    for (std::size_t w = 0; w < 2; ++w)
+      held += on_worker(workers, w, [&, w]() -> asio::awaitable<std::size_t> { co_return clients[w]->open_connections(); });
+    CHECK(budget->open() == held);
   }
   clients.clear();
   CHECK(ok == 400);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -21,10 +22,10 @@ class budget_member {
  public:
   virtual ~budget_member() = default;
   [[nodiscard]] virtual boost::asio::any_io_executor member_executor() const = 0;
-  // Room was made elsewhere: wake one call waiting for a connection, if any still waits.
-  // `granted`: the slot is this pool's already (handed over, not to be taken again); a pool
-  // with no call waiting any more gives it back.
-  virtual void room(bool granted) = 0;
+  // Room was made for the waiting call `ticket` (wait()): wake it. `granted`: the slot is
+  // the call's already (handed over, not to be taken again). A call that no longer waits
+  // passes the room on (pass_on(), or hand_over() for a slot).
+  virtual void room(std::uint64_t ticket, bool granted) = 0;
   // Another pool waits and none is free: close an idle connection, if there is one.
   virtual void shed_idle() = 0;
 
@@ -73,12 +74,12 @@ class connection_budget : public std::enable_shared_from_this<connection_budget>
     give_back();
   }
 
-  // `m` has a call that found no slot: it is told room() once one frees (at once, if one
-  // freed since its try_take failed), and a pool holding an idle connection is asked to
-  // close one.
-  void wait(std::shared_ptr<budget_member> const& m) {
+  // A call of `m`, named `ticket` by its pool, found no slot: it is told room() once one
+  // frees (at once, if one freed since its try_take failed), and the pool holding the most
+  // connections among those with an idle one is asked to close one.
+  void wait(std::shared_ptr<budget_member> const& m, std::uint64_t ticket) {
     std::lock_guard lock{mutex_};
-    waiting_.push_back(m);
+    waiting_.push_back({m, ticket});
     m->waiting_count.fetch_add(1, std::memory_order_relaxed);
     counted();
     if (open_.load() < max_) {
@@ -87,20 +88,24 @@ class connection_budget : public std::enable_shared_from_this<connection_budget>
     }
     members_.erase(std::remove_if(members_.begin(), members_.end(), [](auto const& w) { return w.expired(); }),
                    members_.end());
+    std::shared_ptr<budget_member> richest;
     for (auto const& w : members_)
-      if (auto other = w.lock(); other && other != m && other->idle_count.load(std::memory_order_relaxed) > 0) {
-        boost::asio::post(other->member_executor(), [w] {
-          if (auto p = w.lock()) p->shed_idle();
-        });
-        return;
-      }
+      if (auto other = w.lock(); other && other != m && other->idle_count.load(std::memory_order_relaxed) > 0 &&
+                                 (!richest || other->open_count.load(std::memory_order_relaxed) >
+                                                  richest->open_count.load(std::memory_order_relaxed)))
+        richest = std::move(other);
+    if (richest)
+      boost::asio::post(richest->member_executor(), [w = std::weak_ptr<budget_member>{richest}] {
+        if (auto p = w.lock()) p->shed_idle();
+      });
   }
 
-  // One registration of `m` made by wait() is no longer wanted (its call was served
-  // otherwise, or gave up).
-  void stop_waiting(budget_member& m) {
+  // The registration `ticket` of `m` is no longer wanted (its call was served otherwise, or
+  // gave up); nothing when the budget already handed it room.
+  void stop_waiting(budget_member& m, std::uint64_t ticket) {
     std::lock_guard lock{mutex_};
-    auto const it = std::find_if(waiting_.begin(), waiting_.end(), [&](auto const& w) { return w.lock().get() == &m; });
+    auto const it = std::find_if(waiting_.begin(), waiting_.end(),
+                                 [&](registration const& r) { return r.ticket == ticket && r.member.lock().get() == &m; });
     if (it == waiting_.end()) return;
     waiting_.erase(it);
     m.waiting_count.fetch_sub(1, std::memory_order_relaxed);
@@ -140,21 +145,27 @@ class connection_budget : public std::enable_shared_from_this<connection_budget>
   }
 
  private:
+  struct registration {
+    std::weak_ptr<budget_member> member;
+    std::uint64_t ticket;
+  };
+
   // Under the lock, after the waiting list changed.
   void counted() noexcept { waiting_count_.store(waiting_.size(), std::memory_order_relaxed); }
 
-  // Under the lock: room(granted) to the first waiting pool still alive; false when none
-  // waits. A granted slot whose pool is gone by the time it arrives is given back.
+  // Under the lock: room() to the first waiting call whose pool is still alive; false when
+  // none waits. Room that arrives after its pool has gone is passed on.
   bool hand_on(bool granted) {
     while (!waiting_.empty()) {
-      std::weak_ptr<budget_member> w = std::move(waiting_.front());
+      registration r = std::move(waiting_.front());
       waiting_.pop_front();
       counted();
-      if (auto p = w.lock()) {
+      if (auto p = r.member.lock()) {
         p->waiting_count.fetch_sub(1, std::memory_order_relaxed);
-        boost::asio::post(p->member_executor(), [w, granted, self = shared_from_this()] {
-          if (auto q = w.lock()) q->room(granted);
-          else if (granted) self->give_back();
+        boost::asio::post(p->member_executor(), [r, granted, self = shared_from_this()] {
+          if (auto q = r.member.lock()) q->room(r.ticket, granted);
+          else if (granted) self->hand_over();
+          else self->pass_on();
         });
         return true;
       }
@@ -165,7 +176,7 @@ class connection_budget : public std::enable_shared_from_this<connection_budget>
   std::size_t const max_;
   std::atomic<std::size_t> open_{0};
   std::mutex mutex_;
-  std::deque<std::weak_ptr<budget_member>> waiting_;
+  std::deque<registration> waiting_;
   std::vector<std::weak_ptr<budget_member>> members_;
   std::atomic<std::size_t> waiting_count_{0};
   std::atomic<std::size_t> share_{0};  // max / pools that joined, rounded up

@@ -163,10 +163,7 @@ class http_client {
   }
   http_client(http_client const&) = delete;
   http_client& operator=(http_client const&) = delete;
-  ~http_client() {
-    pool_->close_idle();
-    for (; pool_->granted > 0; --pool_->granted) pool_->budget->give_back();
-  }
+  ~http_client() { pool_->close_idle(); }
 
   // Sends `req` (Host and keep-alive set here) and reads its final answer within `timeout`.
   // (g++ 12 misreports Asio's coroutine frame new/delete pair as mismatched.)
@@ -213,8 +210,13 @@ class http_client {
   struct waiter {
     explicit waiter(boost::asio::any_io_executor ex) : timer{std::move(ex)} {}
     boost::asio::steady_timer timer;
+    std::uint64_t ticket = 0;  // its registration with the budget
     bool woken = false;
+    bool granted = false;  // woken with a slot handed over to it
   };
+  // How a waiting call was woken: not at all (its deadline passed), to look again, or
+  // holding a slot.
+  enum class room_made { none, look_again, slot };
 
   struct pool;
 
@@ -248,14 +250,18 @@ class http_client {
           budget{std::move(b)} {}
 
     boost::asio::any_io_executor member_executor() const override { return executor; }
-    void room(bool slot_granted) override {
-      if (waiters.empty()) {  // whoever waited here gave up: the slot goes on
-        if (slot_granted) budget->give_back();
+    void room(std::uint64_t ticket, bool slot_granted) override {
+      auto const it = std::find_if(waiters.begin(), waiters.end(), [&](waiter* w) { return w->ticket == ticket; });
+      if (it == waiters.end()) {  // that call was served otherwise, or gave up: the room goes on
+        if (slot_granted) budget->hand_over();
         else budget->pass_on();
         return;
       }
-      if (slot_granted) ++granted;
-      wake_one(/*by_budget=*/true);
+      waiter* w = *it;
+      waiters.erase(it);
+      w->woken = true;
+      w->granted = slot_granted;
+      w->timer.cancel();
     }
     void shed_idle() override {
       // An idle connection here may be promised to a call just woken: give one up only
@@ -274,7 +280,7 @@ class http_client {
     http_client_options options;
     std::string host_header;
     std::shared_ptr<connection_budget> budget;
-    std::size_t granted = 0;  // slots handed over by other pools, not yet used
+    std::uint64_t next_ticket = 0;  // names each waiting call to the budget
     boost::asio::ip::tcp::resolver::results_type resolved;
     std::vector<std::shared_ptr<connection>> idle;  // most recently used last
     std::deque<waiter*> waiters;
@@ -283,6 +289,7 @@ class http_client {
     boost::asio::awaitable<lease> acquire(std::chrono::steady_clock::time_point deadline) {
       lease out;
       out.owner = this->shared_from_this();
+      bool holds_slot = false;  // one the budget handed this call (another pool gave it up)
       for (;;) {
         while (!idle.empty()) {
           std::shared_ptr<connection> c = std::move(idle.back());
@@ -292,21 +299,20 @@ class http_client {
           boost::system::error_code ignored;
           c->stream.socket().cancel(ignored);  // ends the idle watch
           if (std::chrono::steady_clock::now() < c->reuse_until && nothing_arrived(*c)) {
+            if (holds_slot) budget->give_back();  // served by a kept connection: the slot goes on
             out.conn = std::move(c);
             out.reused = true;
             co_return std::move(out);
           }
           discard(*c);
         }
-        if (granted > 0) {  // handed over by another pool: already counted in the budget
-          --granted;
-          break;
-        }
-        if (budget->try_take()) break;
-        if (!co_await wait_for_room(deadline)) {
+        if (holds_slot || budget->try_take()) break;
+        room_made const r = co_await wait_for_room(deadline);
+        if (r == room_made::none) {
           out.why = failure::timeout;
           co_return std::move(out);
         }
+        holds_slot = r == room_made::slot;
       }
       ++open;
       open_count.store(open, std::memory_order_relaxed);
@@ -402,27 +408,28 @@ class http_client {
     // Wakes the first waiting call. Woken from here, its registration with the budget is
     // withdrawn at once: left until the call resumes, it would make a connection given back
     // meanwhile look wanted elsewhere and be closed (put_idle).
-    void wake_one(bool by_budget = false) {
+    void wake_one() {
       if (waiters.empty()) return;
       waiter* w = waiters.front();
       waiters.pop_front();
       w->woken = true;
-      if (!by_budget) budget->stop_waiting(*this);
+      budget->stop_waiting(*this, w->ticket);
       w->timer.cancel();
     }
 
     // Waits, registered with the budget, until a connection is given back or closed here
-    // or a slot frees anywhere; false when the deadline passed.
-    boost::asio::awaitable<bool> wait_for_room(std::chrono::steady_clock::time_point deadline) {
+    // or a slot frees anywhere.
+    boost::asio::awaitable<room_made> wait_for_room(std::chrono::steady_clock::time_point deadline) {
       waiter w{executor};
+      w.ticket = ++next_ticket;
       w.timer.expires_at(deadline);
       waiters.push_back(&w);
-      budget->wait(this->shared_from_this());
+      budget->wait(this->shared_from_this(), w.ticket);
       (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-      if (w.woken) co_return true;
+      if (w.woken) co_return w.granted ? room_made::slot : room_made::look_again;
       std::erase(waiters, &w);
-      budget->stop_waiting(*this);  // gave up: its registration goes too
-      co_return false;
+      budget->stop_waiting(*this, w.ticket);  // gave up: its registration goes too
+      co_return room_made::none;
     }
   };
 
