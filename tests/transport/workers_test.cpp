@@ -77,6 +77,42 @@ std::string get(unsigned short port, std::string const& path) {
   return body == std::string::npos ? std::string{} : answer.substr(body + 4);
 }
 
+// A keep-alive HTTP/1.1 backend (the library's server on `routes`) on a thread of its own.
+struct threaded_backend {
+  explicit threaded_backend(edgepipe::transport::router const& routes) : server{io.get_executor(), routes} {
+    server.listen({asio::ip::make_address("127.0.0.1"), 0});
+    server.start();
+    thread = std::thread{[this] { io.run(); }};
+  }
+  ~threaded_backend() {
+    io.stop();
+    thread.join();
+  }
+  edgepipe::transport::http_endpoint endpoint() const { return {"127.0.0.1", server.local_endpoint().port()}; }
+
+  asio::io_context io{1};
+  edgepipe::transport::server server;
+  std::thread thread;
+};
+
+// A backend's answer `body`, after `delay`.
+asio::awaitable<edgepipe::transport::http_response> answer_after(std::chrono::milliseconds delay, std::string body) {
+  asio::steady_timer t{co_await asio::this_coro::executor, delay};
+  co_await t.async_wait(asio::use_awaitable);
+  co_return edgepipe::transport::make_http_response(200, std::move(body), "text/plain");
+}
+
+// One client per worker, all drawing on `budget`.
+std::vector<std::unique_ptr<edgepipe::transport::http_client>> clients_sharing(
+    edgepipe::transport::worker_pool& workers, edgepipe::transport::http_endpoint const& at,
+    std::shared_ptr<edgepipe::transport::connection_budget> const& budget) {
+  std::vector<std::unique_ptr<edgepipe::transport::http_client>> clients;
+  for (std::size_t i = 0; i < workers.size(); ++i)
+    clients.push_back(std::make_unique<edgepipe::transport::http_client>(workers.executor(i), at,
+                                                                         edgepipe::transport::http_client_options{}, budget));
+  return clients;
+}
+
 }  // namespace
 
 TEST_CASE("on_each runs on every worker's thread and resumes the caller after all", "[workers]") {
@@ -204,30 +240,16 @@ TEST_CASE("the dispatcher reaches every worker's hub, counts once, keeps order",
 }
 
 TEST_CASE("one connection budget bounds every worker's pool; a waiting pool gets a slot another frees", "[workers][http]") {
-  // The backend: a keep-alive HTTP/1.1 server on a thread of its own; /slow takes 200 ms.
-  asio::io_context backend_io{1};
+  // /slow takes 200 ms.
   edgepipe::transport::router routes;
-  std::atomic<int> connections_seen{0};
   routes.route("GET", "/fast", [&](edgepipe::transport::http_request) -> asio::awaitable<edgepipe::transport::http_response> {
     co_return edgepipe::transport::make_http_response(200, "fast", "text/plain");
   });
-  routes.route("GET", "/slow", [&](edgepipe::transport::http_request) -> asio::awaitable<edgepipe::transport::http_response> {
-    asio::steady_timer t{co_await asio::this_coro::executor, 200ms};
-    co_await t.async_wait(asio::use_awaitable);
-    co_return edgepipe::transport::make_http_response(200, "slow", "text/plain");
-  });
-  edgepipe::transport::server backend{backend_io.get_executor(), routes};
-  backend.listen({asio::ip::make_address("127.0.0.1"), 0});
-  backend.start();
-  std::thread backend_thread{[&] { backend_io.run(); }};
-  edgepipe::transport::http_endpoint const at{"127.0.0.1", backend.local_endpoint().port()};
-
+  routes.route("GET", "/slow", [](edgepipe::transport::http_request) { return answer_after(200ms, "slow"); });
+  threaded_backend backend{routes};
   edgepipe::transport::worker_pool workers{2};
   auto const budget = std::make_shared<edgepipe::transport::connection_budget>(1);
-  std::vector<std::unique_ptr<edgepipe::transport::http_client>> clients;
-  for (std::size_t i = 0; i < 2; ++i)
-    clients.push_back(std::make_unique<edgepipe::transport::http_client>(workers.executor(i), at,
-                                                                         edgepipe::transport::http_client_options{}, budget));
+  auto clients = clients_sharing(workers, backend.endpoint(), budget);
   {
     running run{workers};
     auto const call = [&](std::size_t worker, std::string target) {
@@ -256,8 +278,6 @@ TEST_CASE("one connection budget bounds every worker's pool; a waiting pool gets
   }
   clients.clear();
   CHECK(budget->open() == 0);
-  backend_io.stop();
-  backend_thread.join();
 }
 
 TEST_CASE("a session burst of 40 is 40 however many threads take from it", "[workers][stores]") {
@@ -300,7 +320,6 @@ TEST_CASE("the memory store reserves each key once across threads and keeps one 
 }
 
 TEST_CASE("under a steady load two workers' pools settle on the shared bound instead of trading connections", "[workers][http]") {
-  asio::io_context backend_io{1};
   edgepipe::transport::router routes;
   std::mutex peers_mutex;
   std::set<std::string> peers;  // one per backend connection the clients opened
@@ -309,22 +328,12 @@ TEST_CASE("under a steady load two workers' pools settle on the shared bound ins
       std::lock_guard l{peers_mutex};
       peers.insert(req.peer);
     }
-    asio::steady_timer t{co_await asio::this_coro::executor, 2ms};
-    co_await t.async_wait(asio::use_awaitable);
-    co_return edgepipe::transport::make_http_response(200, "done", "text/plain");
+    co_return co_await answer_after(2ms, "done");
   });
-  edgepipe::transport::server backend{backend_io.get_executor(), routes};
-  backend.listen({asio::ip::make_address("127.0.0.1"), 0});
-  backend.start();
-  std::thread backend_thread{[&] { backend_io.run(); }};
-  edgepipe::transport::http_endpoint const at{"127.0.0.1", backend.local_endpoint().port()};
-
+  threaded_backend backend{routes};
   edgepipe::transport::worker_pool workers{2};
   auto const budget = std::make_shared<edgepipe::transport::connection_budget>(4);
-  std::vector<std::unique_ptr<edgepipe::transport::http_client>> clients;
-  for (std::size_t i = 0; i < 2; ++i)
-    clients.push_back(std::make_unique<edgepipe::transport::http_client>(workers.executor(i), at,
-                                                                         edgepipe::transport::http_client_options{}, budget));
+  auto clients = clients_sharing(workers, backend.endpoint(), budget);
   std::atomic<int> ok{0};
   {
     running run{workers};
@@ -352,6 +361,4 @@ TEST_CASE("under a steady load two workers' pools settle on the shared bound ins
   // 4 to begin with; a slot may move between the workers while they ramp up, not per call.
   std::lock_guard l{peers_mutex};
   CHECK(peers.size() <= 12);
-  backend_io.stop();
-  backend_thread.join();
 }
